@@ -1,0 +1,576 @@
+/**
+ * One CPU buffer (kernel `ring_buffer_per_cpu`): the shared memory of one ring, and the
+ * reader-side algorithms: the reader sub-buffer swap, GET_READER, reset, stats.
+ *
+ * The producer side lives in `producer.ts`. Both sides meet only through the shared words
+ * declared in `layout.ts`; `docs/design.md` has the pointer-state diagrams this code follows.
+ *
+ * @packageDocumentation
+ */
+import { isMainThread } from 'node:worker_threads';
+import { read64, write64 } from './counters.js';
+import { ErrorCode, TraceBufferError } from './errors.js';
+import {
+  COMMIT_LENGTH_MASK,
+  CTRL_GEN_UNIT,
+  CTRL_INDEX,
+  CTRL_RECORD_OFF,
+  CTRL_RESETTING,
+  DROPPED_EVENTS_INDEX,
+  ENTRIES_BYTES_INDEX,
+  ENTRIES_INDEX,
+  HEAD_PAGE_INDEX,
+  LAST_OVERRUN_INDEX,
+  LAST_TS_F64_INDEX,
+  LOST_EVENTS_INDEX,
+  LOST_UNREPORTED_INDEX,
+  MAPPED_INDEX,
+  META_ENTRIES_OFFSET,
+  META_FLAGS_OFFSET,
+  META_NR_SUBBUFS_OFFSET,
+  META_OVERRUN_OFFSET,
+  META_PAGE_SIZE_OFFSET,
+  META_READER_ID_OFFSET,
+  META_READER_LOST_EVENTS_OFFSET,
+  META_READER_READ_OFFSET,
+  META_READ_OFFSET,
+  META_STRUCT_LENGTH,
+  META_STRUCT_LEN_OFFSET,
+  META_SUBBUF_SIZE_OFFSET,
+  MISSED_COUNT_LENGTH,
+  NEXT_ARRAY,
+  OVERRUN_INDEX,
+  PAGES_LOST_INDEX,
+  PAGES_READ_INDEX,
+  PAGES_TOUCHED_INDEX,
+  PAGE_ENTRIES_ARRAY,
+  PAGE_FLAG_MASK,
+  PAGE_LINK_SHIFT,
+  PREV_ARRAY,
+  PageFlag,
+  RB_MISSED_EVENTS,
+  RB_MISSED_STORED,
+  READER_LOCK_INDEX,
+  READER_PAGE_INDEX,
+  READER_READ_ENTRIES_INDEX,
+  READER_READ_INDEX,
+  READ_BYTES_INDEX,
+  READ_INDEX,
+  REAL_END_ARRAY,
+  SUBBUF_COMMIT_OFFSET,
+  SUBBUF_DATA_OFFSET,
+  SUBBUF_TIME_STAMP_OFFSET,
+  TAIL_PAGE_INDEX,
+  WRITE_INDEX,
+  WSEQ_INDEX,
+  cpuControlLength,
+  pageArrayIndex,
+} from './layout.js';
+
+/** Geometry of every CPU buffer of one trace buffer. */
+export interface Geometry {
+  /** Bytes per sub-buffer including the 16-byte header. */
+  readonly subbufSize: number;
+  /** Sub-buffers per CPU buffer including the reader one. */
+  readonly nrSubbufs: number;
+}
+
+/** Consistent copy of the producer-side counters, read with one seqlock round. */
+export interface WriterSnapshot {
+  tailPage: number;
+  write: number;
+  entries: number;
+  entriesBytes: number;
+  overrun: number;
+  droppedEvents: number;
+  pagesTouched: number;
+  pagesLost: number;
+  lastTs: number;
+}
+
+/** Bytes of the data SharedArrayBuffer of one CPU buffer: the meta slot plus every sub-buffer. */
+export function cpuDataLength(g: Geometry): number {
+  return (g.nrSubbufs + 1) * g.subbufSize;
+}
+
+const SPIN_BEFORE_SLEEP = 200;
+const SPIN_LIMIT_MS = 1000;
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Waits a little in a reader-side spin loop: busy for the first rounds, then, off the main
+ * thread, short `Atomics.wait` naps. Throws `EFAULT` after a second (a producer died inside its
+ * critical section; the kernel gives up its busy-wait after a second too).
+ */
+function relax(round: number, startedMs: number, what: string): void {
+  if (round < SPIN_BEFORE_SLEEP) return;
+  if (!isMainThread) Atomics.wait(sleepCell, 0, 0, 0.05);
+  if ((round & 0xff) === 0 && performance.now() - startedMs > SPIN_LIMIT_MS) {
+    throw new TraceBufferError(ErrorCode.EFAULT, `a producer did not leave its critical section: waiting for=${what}`);
+  }
+}
+
+/**
+ * The shared memory of one CPU buffer and the operations any thread may run on it as a reader.
+ * A `CpuBuffer` object is cheap; each thread builds its own over the same SharedArrayBuffers.
+ */
+export class CpuBuffer {
+  /** CPU slot number. */
+  readonly cpu: number;
+  /** Bytes per sub-buffer including the header. */
+  readonly subbufSize: number;
+  /** Sub-buffers including the reader one. */
+  readonly nrSubbufs: number;
+  /** Bytes of the data area of a sub-buffer (`subbufSize - 16`). */
+  readonly dataSize: number;
+  /** The mapping memory: meta slot then sub-buffers 0..nrSubbufs-1. */
+  readonly data: SharedArrayBuffer;
+  /** The private control block. */
+  readonly control: SharedArrayBuffer;
+  /** Byte view of {@link data}. */
+  readonly u8: Uint8Array;
+  /** Int32 view of {@link data} (headers, commit words). */
+  readonly i32: Int32Array;
+  /** DataView of {@link data} (u64 fields). */
+  readonly view: DataView;
+  /** Int32 view of the control block. */
+  readonly ctl: Int32Array;
+  /** Float64 view of the control block. */
+  readonly ctlF64: Float64Array;
+  /** Int32 index of `next[0]`. */
+  readonly nextBase: number;
+  /** Int32 index of `prev[0]`. */
+  readonly prevBase: number;
+  /** Int32 index of `entries[0]` (per sub-buffer). */
+  readonly entriesBase: number;
+  /** Int32 index of `real_end[0]`. */
+  readonly realEndBase: number;
+
+  readonly #snap: WriterSnapshot = {
+    tailPage: 0,
+    write: 0,
+    entries: 0,
+    entriesBytes: 0,
+    overrun: 0,
+    droppedEvents: 0,
+    pagesTouched: 0,
+    pagesLost: 0,
+    lastTs: 0,
+  };
+  readonly #pageRead = { length: 0, entries: 0 };
+
+  constructor(cpu: number, g: Geometry, data: SharedArrayBuffer, control: SharedArrayBuffer) {
+    this.cpu = cpu;
+    this.subbufSize = g.subbufSize;
+    this.nrSubbufs = g.nrSubbufs;
+    this.dataSize = g.subbufSize - SUBBUF_DATA_OFFSET;
+    this.data = data;
+    this.control = control;
+    this.u8 = new Uint8Array(data);
+    this.i32 = new Int32Array(data);
+    this.view = new DataView(data);
+    this.ctl = new Int32Array(control);
+    this.ctlF64 = new Float64Array(control);
+    this.nextBase = pageArrayIndex(NEXT_ARRAY, g.nrSubbufs, 0);
+    this.prevBase = pageArrayIndex(PREV_ARRAY, g.nrSubbufs, 0);
+    this.entriesBase = pageArrayIndex(PAGE_ENTRIES_ARRAY, g.nrSubbufs, 0);
+    this.realEndBase = pageArrayIndex(REAL_END_ARRAY, g.nrSubbufs, 0);
+  }
+
+  /** Allocates and initialises the memory of a fresh CPU buffer. */
+  static allocate(cpu: number, g: Geometry): CpuBuffer {
+    const data = new SharedArrayBuffer(cpuDataLength(g));
+    const control = new SharedArrayBuffer(cpuControlLength(g.nrSubbufs));
+    const cb = new CpuBuffer(cpu, g, data, control);
+    cb.#initRing();
+    cb.#writeMetaConstants();
+    return cb;
+  }
+
+  /**
+   * Fresh ring, as the kernel assigns ids at first map: the reader sub-buffer is id 0, the
+   * ring is 1 → 2 → … → n → 1, and the head (and tail) is id 1, so the link n → 1 carries HEAD.
+   */
+  #initRing(): void {
+    const n = this.nrSubbufs - 1;
+    const ctl = this.ctl;
+    for (let id = 1; id <= n; id++) {
+      const next = id === n ? 1 : id + 1;
+      const prev = id === 1 ? n : id - 1;
+      ctl[this.nextBase + id] = (next << PAGE_LINK_SHIFT) | (next === 1 ? PageFlag.HEAD : PageFlag.NORMAL);
+      ctl[this.prevBase + id] = prev;
+    }
+    ctl[this.nextBase] = 1 << PAGE_LINK_SHIFT;
+    ctl[this.prevBase] = 0;
+    ctl[TAIL_PAGE_INDEX] = 1;
+    ctl[HEAD_PAGE_INDEX] = 1;
+    ctl[READER_PAGE_INDEX] = 0;
+  }
+
+  #writeMetaConstants(): void {
+    const v = this.view;
+    v.setUint32(META_PAGE_SIZE_OFFSET, this.subbufSize, true);
+    v.setUint32(META_STRUCT_LEN_OFFSET, META_STRUCT_LENGTH, true);
+    v.setUint32(META_SUBBUF_SIZE_OFFSET, this.subbufSize, true);
+    v.setUint32(META_NR_SUBBUFS_OFFSET, this.nrSubbufs, true);
+  }
+
+  /** Byte offset of sub-buffer `id` in {@link data}. */
+  subbufOffset(id: number): number {
+    return (id + 1) * this.subbufSize;
+  }
+
+  /** Low 32 bits of the commit word of sub-buffer `id`, as an unsigned number. */
+  commitWord(id: number): number {
+    return Atomics.load(this.i32, (this.subbufOffset(id) + SUBBUF_COMMIT_OFFSET) >> 2) >>> 0;
+  }
+
+  /** The u64 page timestamp of sub-buffer `id`. */
+  pageTimeStamp(id: number): number {
+    const at = this.subbufOffset(id) + SUBBUF_TIME_STAMP_OFFSET;
+    return (this.i32[(at >> 2) + 1]! >>> 0) * 4294967296 + (this.i32[at >> 2]! >>> 0);
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Reading the producer's side
+  // ----------------------------------------------------------------------------------------------
+
+  /**
+   * Copies the producer's counters with one seqlock round on `wseq`: the producer changes them
+   * only while `wseq` is odd. Returns a reused object (valid until the next call).
+   */
+  writerSnapshot(): WriterSnapshot {
+    const ctl = this.ctl;
+    const s = this.#snap;
+    const started = performance.now();
+    for (let round = 0; ; round++) {
+      const seq = Atomics.load(ctl, WSEQ_INDEX);
+      if ((seq & 1) === 0) {
+        s.tailPage = ctl[TAIL_PAGE_INDEX]!;
+        s.write = ctl[WRITE_INDEX]!;
+        s.entries = read64(ctl, ENTRIES_INDEX);
+        s.entriesBytes = read64(ctl, ENTRIES_BYTES_INDEX);
+        s.overrun = read64(ctl, OVERRUN_INDEX);
+        s.droppedEvents = read64(ctl, DROPPED_EVENTS_INDEX);
+        s.pagesTouched = ctl[PAGES_TOUCHED_INDEX]! >>> 0;
+        s.pagesLost = ctl[PAGES_LOST_INDEX]! >>> 0;
+        s.lastTs = this.ctlF64[LAST_TS_F64_INDEX]!;
+        if (Atomics.load(ctl, WSEQ_INDEX) === seq) return s;
+      }
+      relax(round, started, 'producer counters');
+    }
+  }
+
+  /**
+   * Committed length and data-event count of sub-buffer `id`, consistent with each other. For
+   * the sub-buffer the producer is on, read with a seqlock round; otherwise both are final.
+   * Returns a reused object.
+   */
+  #readPage(id: number): { length: number; entries: number } {
+    const ctl = this.ctl;
+    const out = this.#pageRead;
+    const started = performance.now();
+    for (let round = 0; ; round++) {
+      const seq = Atomics.load(ctl, WSEQ_INDEX);
+      if ((seq & 1) === 0) {
+        out.length = this.commitWord(id) & COMMIT_LENGTH_MASK;
+        out.entries = ctl[this.entriesBase + id]!;
+        if (Atomics.load(ctl, WSEQ_INDEX) === seq) return out;
+      }
+      relax(round, started, 'sub-buffer commit');
+    }
+  }
+
+  /** Reads the reader-side 64-bit counter at `index` (caller holds the reader lock). */
+  readerCounter(index: number): number {
+    return read64(this.ctl, index);
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Reader lock
+  // ----------------------------------------------------------------------------------------------
+
+  /** Takes the per-CPU reader lock (a compare-and-swap spin lock: critical sections are short). */
+  lockReader(): void {
+    const started = performance.now();
+    for (let round = 0; Atomics.compareExchange(this.ctl, READER_LOCK_INDEX, 0, 1) !== 0; round++) {
+      relax(round, started, 'reader lock');
+    }
+  }
+
+  /** Releases the reader lock. */
+  unlockReader(): void {
+    Atomics.store(this.ctl, READER_LOCK_INDEX, 0);
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Reader swap (kernel rb_get_reader_page), GET_READER (ring_buffer_map_get_reader)
+  // ----------------------------------------------------------------------------------------------
+
+  /** True when no committed event is unread: `entries − (overrun + read) == 0`. */
+  #empty(): boolean {
+    const w = this.writerSnapshot();
+    return w.entries - w.overrun - read64(this.ctl, READ_INDEX) === 0;
+  }
+
+  /**
+   * Finds the head sub-buffer: the one whose predecessor's link carries HEAD. Starts from the
+   * cached head; while a producer holds the link in UPDATE (pushing the head), waits for it.
+   */
+  #findHead(): number {
+    const ctl = this.ctl;
+    const n = this.nrSubbufs;
+    const started = performance.now();
+    let id = ctl[HEAD_PAGE_INDEX]!;
+    for (let round = 0; ; round++) {
+      for (let step = 0; step < 3 * n; step++) {
+        const link = Atomics.load(ctl, this.nextBase + ctl[this.prevBase + id]!);
+        if (link >>> PAGE_LINK_SHIFT === id) {
+          const flag = link & PAGE_FLAG_MASK;
+          if (flag === PageFlag.HEAD) return id;
+          if (flag === PageFlag.UPDATE) break;
+        }
+        id = Atomics.load(ctl, this.nextBase + id) >>> PAGE_LINK_SHIFT;
+      }
+      relax(round, started, 'head page');
+    }
+  }
+
+  /**
+   * Swaps the (fully read) reader sub-buffer with the head, following reference §4.2: the old
+   * reader sub-buffer takes the head's place in the ring with HEAD on its link to the head's
+   * successor; one compare-and-swap on the predecessor's link races the producer's head push.
+   * Returns the new reader id, or -1 when there is nothing to swap in. Caller holds the lock.
+   */
+  #getReaderPage(): number {
+    const ctl = this.ctl;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const reader = ctl[READER_PAGE_INDEX]!;
+      const page = this.#readPage(reader);
+      if (ctl[READER_READ_INDEX]! < page.length) return reader;
+      if (Atomics.load(ctl, TAIL_PAGE_INDEX) === reader) return -1;
+      if (this.#empty()) return -1;
+
+      // The old reader sub-buffer goes back into the ring: the producer resets it when it
+      // moves onto it; its counts restart now.
+      ctl[this.entriesBase + reader] = 0;
+      ctl[this.realEndBase + reader] = 0;
+
+      let head: number;
+      let prev: number;
+      let overrun: number;
+      for (;;) {
+        head = this.#findHead();
+        prev = ctl[this.prevBase + head]!;
+        const next = Atomics.load(ctl, this.nextBase + head) >>> PAGE_LINK_SHIFT;
+        Atomics.store(ctl, this.nextBase + reader, (next << PAGE_LINK_SHIFT) | PageFlag.HEAD);
+        ctl[this.prevBase + reader] = prev;
+        overrun = this.writerSnapshot().overrun;
+        const expected = (head << PAGE_LINK_SHIFT) | PageFlag.HEAD;
+        if (Atomics.compareExchange(ctl, this.nextBase + prev, expected, reader << PAGE_LINK_SHIFT) === expected) {
+          ctl[this.prevBase + next] = reader;
+          ctl[HEAD_PAGE_INDEX] = next;
+          break;
+        }
+      }
+      ctl[PAGES_READ_INDEX] = (ctl[PAGES_READ_INDEX]! + 1) | 0;
+      ctl[READER_PAGE_INDEX] = head;
+      ctl[READER_READ_INDEX] = 0;
+      ctl[READER_READ_ENTRIES_INDEX] = 0;
+      const last = read64(ctl, LAST_OVERRUN_INDEX);
+      if (overrun !== last) {
+        write64(ctl, LOST_EVENTS_INDEX, overrun - last);
+        write64(ctl, LAST_OVERRUN_INDEX, overrun);
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Marks the reader sub-buffer `id` with the missed-events flags (reference §5.5 step 8): the
+   * length falls back to `real_end` (hiding the end padding), the count is stored after the data
+   * when 8 bytes remain, bit 31 is set, and the high half of the 8-byte commit word is all ones,
+   * as the kernel's sign-extending `local_add` leaves it on x86-64.
+   */
+  #markMissed(id: number, lost: number): void {
+    const base = this.subbufOffset(id);
+    const realEnd = this.ctl[this.realEndBase + id]!;
+    let length = this.commitWord(id) & COMMIT_LENGTH_MASK;
+    if (realEnd !== 0) length = realEnd;
+    let flags = RB_MISSED_EVENTS;
+    if (this.dataSize - length >= MISSED_COUNT_LENGTH) {
+      this.view.setBigUint64(base + SUBBUF_DATA_OFFSET + length, BigInt(lost), true);
+      flags |= RB_MISSED_STORED;
+    }
+    const at = (base + SUBBUF_COMMIT_OFFSET) >> 2;
+    this.i32[at + 1] = -1;
+    Atomics.store(this.i32, at, (length | flags) | 0);
+  }
+
+  /**
+   * `TRACE_MMAP_IOCTL_GET_READER`, reference §5.5 steps 4–10, in the calling thread: hand out
+   * the rest of the reader sub-buffer if it has unread data, else swap in at most one sub-buffer
+   * (flagging lost events), count what was handed out as read — in O(1), from the per-sub-buffer
+   * event counts — and refresh the meta page. Caller checked that the buffer is mapped.
+   */
+  getReader(): void {
+    const ctl = this.ctl;
+    this.lockReader();
+    try {
+      for (;;) {
+        if (this.#empty()) break;
+        const reader = ctl[READER_PAGE_INDEX]!;
+        const page = this.#readPage(reader);
+        const readerRead = ctl[READER_READ_INDEX]!;
+        if (readerRead < page.length) {
+          write64(ctl, READ_INDEX, read64(ctl, READ_INDEX) + page.entries - ctl[READER_READ_ENTRIES_INDEX]!);
+          write64(ctl, READ_BYTES_INDEX, read64(ctl, READ_BYTES_INDEX) + page.length - readerRead);
+          ctl[READER_READ_INDEX] = page.length;
+          ctl[READER_READ_ENTRIES_INDEX] = page.entries;
+          break;
+        }
+        if (Atomics.load(ctl, TAIL_PAGE_INDEX) === reader) break;
+        const swapped = this.#getReaderPage();
+        if (swapped < 0 || swapped === reader) break;
+        const lost = read64(ctl, LOST_EVENTS_INDEX);
+        if (lost !== 0) {
+          if (Atomics.load(ctl, TAIL_PAGE_INDEX) !== swapped) this.#markMissed(swapped, lost);
+          else write64(ctl, LOST_UNREPORTED_INDEX, read64(ctl, LOST_UNREPORTED_INDEX) + lost);
+          write64(ctl, LOST_EVENTS_INDEX, 0);
+        }
+      }
+      this.refreshMeta();
+    } finally {
+      this.unlockReader();
+    }
+  }
+
+  /**
+   * Writes the live values into the meta page (reference §5.2): at map, at the end of every
+   * GET_READER, at reset. Caller holds the reader lock.
+   */
+  refreshMeta(): void {
+    const v = this.view;
+    const ctl = this.ctl;
+    const w = this.writerSnapshot();
+    v.setBigUint64(META_READER_LOST_EVENTS_OFFSET, BigInt(read64(ctl, LOST_EVENTS_INDEX)), true);
+    v.setUint32(META_READER_ID_OFFSET, ctl[READER_PAGE_INDEX]!, true);
+    v.setUint32(META_READER_READ_OFFSET, ctl[READER_READ_INDEX]!, true);
+    v.setBigUint64(META_FLAGS_OFFSET, 0n, true);
+    v.setBigUint64(META_ENTRIES_OFFSET, BigInt(w.entries), true);
+    v.setBigUint64(META_OVERRUN_OFFSET, BigInt(w.overrun), true);
+    v.setBigUint64(META_READ_OFFSET, BigInt(read64(ctl, READ_INDEX)), true);
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Mapping bookkeeping
+  // ----------------------------------------------------------------------------------------------
+
+  /** Counts one more mapping; the first one refreshes the meta page. */
+  addMapping(): void {
+    this.lockReader();
+    try {
+      if (Atomics.add(this.ctl, MAPPED_INDEX, 1) === 0) this.refreshMeta();
+    } finally {
+      this.unlockReader();
+    }
+  }
+
+  /** Counts one mapping less. */
+  removeMapping(): void {
+    Atomics.sub(this.ctl, MAPPED_INDEX, 1);
+  }
+
+  /** Number of live mappings of this CPU buffer. */
+  mappings(): number {
+    return Atomics.load(this.ctl, MAPPED_INDEX);
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Recording and reset
+  // ----------------------------------------------------------------------------------------------
+
+  /** Sets or clears `bits` of the control word with a compare-and-swap loop; returns the new value. */
+  #updateCtrl(set: number, clear: number, add = 0): number {
+    for (;;) {
+      const old = Atomics.load(this.ctl, CTRL_INDEX);
+      const value = ((old & ~clear) | set) + add;
+      if (Atomics.compareExchange(this.ctl, CTRL_INDEX, old, value | 0) === old) return value | 0;
+    }
+  }
+
+  /** Turns recording on or off (`tracing_on`); producers check it at every reserve. */
+  setRecording(on: boolean): void {
+    if (on) this.#updateCtrl(0, CTRL_RECORD_OFF);
+    else this.#updateCtrl(CTRL_RECORD_OFF, 0);
+  }
+
+  /** True while recording is on. */
+  recording(): boolean {
+    return (Atomics.load(this.ctl, CTRL_INDEX) & CTRL_RECORD_OFF) === 0;
+  }
+
+  /**
+   * Empties the CPU buffer (kernel `rb_reset_cpu`), also while it is mapped and while a
+   * producer runs in another thread. The resetting bit makes producers refuse writes, and the
+   * wait for an even `wseq` (after setting it: a Dekker pairing with the producer, which sets
+   * `wseq` odd and then reads `ctrl`) makes sure no producer is publishing or moving the tail.
+   * A producer that reserved before the reset finds the new generation at commit and drops the
+   * reservation. The ring keeps its order; head and tail restart on the current head; the reader
+   * sub-buffer keeps its id with length 0; every counter restarts at 0; the meta page is
+   * refreshed at once.
+   */
+  reset(): void {
+    const ctl = this.ctl;
+    this.lockReader();
+    try {
+      this.#updateCtrl(CTRL_RESETTING, 0);
+      const started = performance.now();
+      for (let round = 0; (Atomics.load(ctl, WSEQ_INDEX) & 1) !== 0; round++) relax(round, started, 'producer');
+
+      const head = this.#findHeadForReset();
+      const n = this.nrSubbufs;
+      for (let id = 0; id < n; id++) {
+        const link = Atomics.load(ctl, this.nextBase + id);
+        Atomics.store(ctl, this.nextBase + id, link & ~PAGE_FLAG_MASK);
+        ctl[this.entriesBase + id] = 0;
+        ctl[this.realEndBase + id] = 0;
+        const at = (this.subbufOffset(id) + SUBBUF_COMMIT_OFFSET) >> 2;
+        this.i32[at + 1] = 0;
+        Atomics.store(this.i32, at, 0);
+      }
+      const prev = ctl[this.prevBase + head]!;
+      Atomics.store(ctl, this.nextBase + prev, (head << PAGE_LINK_SHIFT) | PageFlag.HEAD);
+      ctl[HEAD_PAGE_INDEX] = head;
+      ctl[TAIL_PAGE_INDEX] = head;
+      ctl[WRITE_INDEX] = 0;
+      for (const index of [ENTRIES_INDEX, ENTRIES_BYTES_INDEX, OVERRUN_INDEX, DROPPED_EVENTS_INDEX]) write64(ctl, index, 0);
+      ctl[PAGES_TOUCHED_INDEX] = 0;
+      ctl[PAGES_LOST_INDEX] = 0;
+      this.ctlF64[LAST_TS_F64_INDEX] = 0;
+      ctl[READER_READ_INDEX] = 0;
+      ctl[READER_READ_ENTRIES_INDEX] = 0;
+      ctl[PAGES_READ_INDEX] = 0;
+      for (const index of [READ_INDEX, READ_BYTES_INDEX, LOST_EVENTS_INDEX, LAST_OVERRUN_INDEX, LOST_UNREPORTED_INDEX]) {
+        write64(ctl, index, 0);
+      }
+      // New generation, resetting bit cleared: producers resynchronise at their next reserve.
+      this.#updateCtrl(0, CTRL_RESETTING, CTRL_GEN_UNIT);
+      if (this.mappings() > 0) this.refreshMeta();
+    } finally {
+      this.unlockReader();
+    }
+  }
+
+  /** The head during a reset (no producer can move it now): the page a HEAD or UPDATE link points to. */
+  #findHeadForReset(): number {
+    const ctl = this.ctl;
+    const reader = ctl[READER_PAGE_INDEX]!;
+    for (let id = 0; id < this.nrSubbufs; id++) {
+      if (id === reader) continue;
+      const link = Atomics.load(ctl, this.nextBase + id);
+      if ((link & PAGE_FLAG_MASK) !== PageFlag.NORMAL) return link >>> PAGE_LINK_SHIFT;
+    }
+    throw new TraceBufferError(ErrorCode.EFAULT, `ring has no head link: cpu=${this.cpu}`);
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * `@tracebuf/core`: the Linux tracing ring buffer and its user-space mmap interface (Linux 6.10)
+ * for Node.js worker threads.
+ *
+ * @packageDocumentation
+ */
+export { TraceBuffer, resolveOptions } from './trace-buffer.js';
+export type { CpuStats, TraceBufferConfig, TraceBufferHandle, TraceBufferOptions } from './trace-buffer.js';
+export { Producer } from './producer.js';
+export type { Reservation } from './producer.js';
+export { Mapping } from './mapping.js';
+export type { MappingMeta } from './mapping.js';
+export { SubbufReader, LOST_EVENTS_UNKNOWN } from './decoder.js';
+export { CpuBuffer, cpuDataLength } from './cpu-buffer.js';
+export type { Geometry, WriterSnapshot } from './cpu-buffer.js';
+export { ErrorCode, TraceBufferError } from './errors.js';
+export type { ErrorCodeName } from './errors.js';
+export { ClockName } from './clock.js';
+export type { ClockNameValue } from './clock.js';
+export { eventLength, dataTypeLen, payloadOffset } from './event.js';
+export {
+  COMMIT_LENGTH_MASK,
+  EventType,
+  MAX_SUBBUF_SIZE,
+  META_STRUCT_LENGTH,
+  MIN_NR_SUBBUFS,
+  MIN_SUBBUF_SIZE,
+  MetaLayout,
+  PageFlag,
+  RB_MISSED_EVENTS,
+  RB_MISSED_STORED,
+  SUBBUF_DATA_OFFSET,
+  SUBBUF_HEADER_LENGTH,
+  TRACE_MMAP_IOCTL_GET_READER,
+  TRACE_MMAP_IOCTL_WAKE,
+  describeLayout,
+} from './layout.js';

@@ -1,0 +1,473 @@
+/**
+ * Every shared-memory layout of tracebuf, declared once.
+ *
+ * Each region is an ordered table of fields; offsets are derived from the table, never written
+ * by hand, and the hot code imports the derived constants. {@link describeLayout} prints the
+ * tables (as the kernel's `events/header_page` file does) and is snapshot-tested, so this file
+ * and the documentation cannot drift apart.
+ *
+ * Units are in the names: `*_OFFSET` is a byte offset, `*_INDEX` an `Int32Array` index,
+ * `*_LENGTH` a byte length, `*_COUNT` a number of things.
+ *
+ * @packageDocumentation
+ */
+
+/** One field of a shared region. */
+export interface LayoutField {
+  /** Field name, as the kernel spells it where the kernel has one. */
+  readonly name: string;
+  /** Size in bytes. */
+  readonly length: number;
+  /** Alignment in bytes the field must start on (the offset is rounded up to it). */
+  readonly align?: number;
+  /** One sentence: what the field holds. */
+  readonly doc: string;
+}
+
+/** A laid-out region: the fields with their computed byte offsets. */
+export interface Layout {
+  /** Name printed by {@link describeLayout}. */
+  readonly title: string;
+  /** Fields in order, each with its byte offset. */
+  readonly fields: readonly (LayoutField & { readonly offset: number })[];
+  /** Total length in bytes (end of the last field, rounded to `align`). */
+  readonly length: number;
+  /** Byte offset of the named field; throws on an unknown name (layout bugs fail at load). */
+  offsetOf(name: string): number;
+}
+
+/** Lays out `fields` in order, each at the next offset that satisfies its alignment. */
+export function defineLayout(title: string, fields: readonly LayoutField[], align = 1): Layout {
+  let offset = 0;
+  const placed = fields.map((field) => {
+    const a = field.align ?? 1;
+    offset = Math.ceil(offset / a) * a;
+    const at = { ...field, offset };
+    offset += field.length;
+    return at;
+  });
+  const length = Math.ceil(offset / align) * align;
+  const byName = new Map(placed.map((f) => [f.name, f.offset]));
+  return {
+    title,
+    fields: placed,
+    length,
+    offsetOf(name: string): number {
+      const found = byName.get(name);
+      if (found === undefined) throw new Error(`layout ${title} has no field ${name}`);
+      return found;
+    },
+  };
+}
+
+/** Size of one cache line; words written by the producer and by readers never share one. */
+export const CACHE_LINE_LENGTH = 64;
+
+// ------------------------------------------------------------------------------------------------
+// Sub-buffer (kernel `struct buffer_data_page`, 64-bit layout)
+// ------------------------------------------------------------------------------------------------
+
+/**
+ * Sub-buffer header, byte-compatible with the kernel on a 64-bit little-endian machine.
+ *
+ * ```
+ *  0               8               16                                         subbuf_size
+ *  +---------------+---------------+------------------------------------------+
+ *  | time_stamp    | commit        | data[]: events, 4-byte aligned           |
+ *  | u64           | u64 (low 32   |                                          |
+ *  |               | bits used)    |                                          |
+ *  +---------------+---------------+------------------------------------------+
+ * ```
+ */
+export const SubbufHeaderLayout = defineLayout('sub-buffer header (struct buffer_data_page)', [
+  { name: 'time_stamp', length: 8, doc: 'u64 full timestamp of the first event reserved on this sub-buffer' },
+  {
+    name: 'commit',
+    length: 8,
+    doc: 'committed bytes of the data area in bits 0..29 of the low 32 bits; bit 31 missed events, bit 30 lost count stored after the data',
+  },
+  { name: 'data', length: 0, doc: 'the event stream, starting here, up to subbuf_size' },
+]);
+
+/** Byte offset of the u64 page timestamp in a sub-buffer. */
+export const SUBBUF_TIME_STAMP_OFFSET = SubbufHeaderLayout.offsetOf('time_stamp');
+/** Byte offset of the commit word in a sub-buffer. */
+export const SUBBUF_COMMIT_OFFSET = SubbufHeaderLayout.offsetOf('commit');
+/** Byte offset of the data area in a sub-buffer (16). */
+export const SUBBUF_DATA_OFFSET = SubbufHeaderLayout.offsetOf('data');
+/** Length of the sub-buffer header (16). */
+export const SUBBUF_HEADER_LENGTH = SUBBUF_DATA_OFFSET;
+
+/** Commit flag: events were lost between the previous sub-buffer read and this one. */
+export const RB_MISSED_EVENTS = 0x8000_0000;
+/** Commit flag: the number of lost events is stored as a u64 right after the data. */
+export const RB_MISSED_STORED = 0x4000_0000;
+/** Mask of the committed length in the low 32 bits of the commit word. */
+export const COMMIT_LENGTH_MASK = 0x3fff_ffff;
+/** Length of the lost-events count stored after the data (`unsigned long` on 64-bit). */
+export const MISSED_COUNT_LENGTH = 8;
+
+/** Smallest sub-buffer size (one 4 KiB page, `order` 0). */
+export const MIN_SUBBUF_SIZE = 4096;
+/** Largest sub-buffer size: the ring-buffer core's 20-bit write index limit. */
+export const MAX_SUBBUF_SIZE = 1 << 20;
+/** Smallest number of sub-buffers per CPU buffer, the reader one included (2 ring pages + reader). */
+export const MIN_NR_SUBBUFS = 3;
+
+// ------------------------------------------------------------------------------------------------
+// Events (kernel `struct ring_buffer_event`)
+// ------------------------------------------------------------------------------------------------
+
+/**
+ * Event header word and the following `array[]`.
+ *
+ * ```
+ *  31                                   5 4       0
+ *  +--------------------------------------+---------+
+ *  |            time_delta (27)           | type_len|   header word
+ *  +--------------------------------------+---------+
+ *  |  array[0]: length (type_len 0), extend, stamp   |   optional
+ *  +------------------------------------------------+
+ *  |  payload ...                                   |
+ * ```
+ */
+export const EventHeaderLayout = defineLayout('event header (struct ring_buffer_event)', [
+  { name: 'type_len:5 time_delta:27', length: 4, doc: 'low 5 bits type_len, high 27 bits time_delta' },
+  { name: 'array[0]', length: 4, doc: 'long-form length (itself + payload), or the high bits of an extend/stamp' },
+]);
+
+/** Byte offset of `array[0]` in an event. */
+export const EVENT_ARRAY0_OFFSET = EventHeaderLayout.offsetOf('array[0]');
+/** Length of the event header word. */
+export const EVENT_HEADER_LENGTH = EVENT_ARRAY0_OFFSET;
+/** Bits of `time_delta` in the header word. */
+export const TIME_DELTA_BITS = 27;
+/** Largest delta the header word holds; larger ones need a TIME_EXTEND. */
+export const TIME_DELTA_MAX = 2 ** TIME_DELTA_BITS - 1;
+/** Mask of `type_len` in the header word. */
+export const TYPE_LEN_MASK = 0x1f;
+/** Largest `type_len` of a short-form data event (28: payload up to 112 bytes). */
+export const TYPE_DATA_MAX = 28;
+/** Largest payload of the short form: `4 * TYPE_DATA_MAX`. */
+export const SHORT_PAYLOAD_MAX_LENGTH = 4 * TYPE_DATA_MAX;
+/** Event alignment ("RB_ALIGNMENT" on x86-64). */
+export const EVENT_ALIGNMENT = 4;
+/** Length of a TIME_EXTEND or TIME_STAMP event. */
+export const TIME_EVENT_LENGTH = 8;
+/** Smallest padding that can be a discarded event (header + `array[0]`). */
+export const MIN_DISCARD_LENGTH = 8;
+/** Bytes of a data event beyond its payload in the long form (header word + length word). */
+export const LONG_EVENT_OVERHEAD_LENGTH = 8;
+
+/** `type_len` values that are not data (kernel `enum ring_buffer_type`). */
+export const EventType = {
+  /** Padding: null filler after the commit when `time_delta` is 0, else a discarded event. */
+  PADDING: 29,
+  /** Extends the delta of the next event: `(array[0] << 27) + time_delta`. */
+  TIME_EXTEND: 30,
+  /** Absolute timestamp, low 59 bits: `(array[0] << 27) | time_delta`. */
+  TIME_STAMP: 31,
+} as const;
+
+// ------------------------------------------------------------------------------------------------
+// The mmap meta page (uapi `struct trace_buffer_meta`)
+// ------------------------------------------------------------------------------------------------
+
+/** The 80-byte `struct trace_buffer_meta` at offset 0 of every CPU buffer mapping. */
+export const MetaLayout = defineLayout('meta page (struct trace_buffer_meta)', [
+  { name: 'meta_page_size', length: 4, doc: 'bytes before sub-buffer 0 in the mapping: one sub-buffer size' },
+  { name: 'meta_struct_len', length: 4, doc: 'length of this struct (80)' },
+  { name: 'subbuf_size', length: 4, doc: 'size of one sub-buffer including its 16-byte header' },
+  { name: 'nr_subbufs', length: 4, doc: 'sub-buffers in the mapping: the ring plus the reader sub-buffer' },
+  { name: 'reader.lost_events', length: 8, doc: 'lost events not yet reported in a sub-buffer (0 after GET_READER)' },
+  { name: 'reader.id', length: 4, doc: 'id of the sub-buffer that is the reader sub-buffer' },
+  { name: 'reader.read', length: 4, doc: 'bytes of the reader sub-buffer data already handed out' },
+  { name: 'flags', length: 8, doc: 'reserved, 0' },
+  { name: 'entries', length: 8, doc: 'events committed since the last reset' },
+  { name: 'overrun', length: 8, doc: 'events lost to overwrite since the last reset' },
+  { name: 'read', length: 8, doc: 'data events consumed since the last reset' },
+  { name: 'Reserved1', length: 8, doc: 'reserved, 0' },
+  { name: 'Reserved2', length: 8, doc: 'reserved, 0' },
+]);
+
+/** Byte offset of `meta_page_size`. */
+export const META_PAGE_SIZE_OFFSET = MetaLayout.offsetOf('meta_page_size');
+/** Byte offset of `meta_struct_len`. */
+export const META_STRUCT_LEN_OFFSET = MetaLayout.offsetOf('meta_struct_len');
+/** Byte offset of `subbuf_size`. */
+export const META_SUBBUF_SIZE_OFFSET = MetaLayout.offsetOf('subbuf_size');
+/** Byte offset of `nr_subbufs`. */
+export const META_NR_SUBBUFS_OFFSET = MetaLayout.offsetOf('nr_subbufs');
+/** Byte offset of `reader.lost_events`. */
+export const META_READER_LOST_EVENTS_OFFSET = MetaLayout.offsetOf('reader.lost_events');
+/** Byte offset of `reader.id`. */
+export const META_READER_ID_OFFSET = MetaLayout.offsetOf('reader.id');
+/** Byte offset of `reader.read`. */
+export const META_READER_READ_OFFSET = MetaLayout.offsetOf('reader.read');
+/** Byte offset of `flags`. */
+export const META_FLAGS_OFFSET = MetaLayout.offsetOf('flags');
+/** Byte offset of `entries`. */
+export const META_ENTRIES_OFFSET = MetaLayout.offsetOf('entries');
+/** Byte offset of `overrun`. */
+export const META_OVERRUN_OFFSET = MetaLayout.offsetOf('overrun');
+/** Byte offset of `read`. */
+export const META_READ_OFFSET = MetaLayout.offsetOf('read');
+/** `meta_struct_len`: the length of the struct (80). */
+export const META_STRUCT_LENGTH = MetaLayout.length;
+
+/** `_IO('R', 0x20)`: swap in the next reader sub-buffer (Linux 6.10 `trace_mmap.h`). */
+export const TRACE_MMAP_IOCTL_GET_READER = 0x5220;
+/** `ioctl(fd, 0)`: wake every waiter of this CPU buffer. */
+export const TRACE_MMAP_IOCTL_WAKE = 0;
+
+// ------------------------------------------------------------------------------------------------
+// Private per-CPU control block (never part of what a consumer is promised)
+// ------------------------------------------------------------------------------------------------
+
+const w32 = (name: string, doc: string): LayoutField => ({ name, length: 4, align: 4, doc });
+const w64 = (name: string, doc: string): LayoutField => ({ name, length: 8, align: 8, doc });
+const line = (name: string): LayoutField => ({
+  name,
+  length: 0,
+  align: CACHE_LINE_LENGTH,
+  doc: 'cache-line boundary',
+});
+
+/**
+ * Per-CPU control block: the kernel's `ring_buffer_per_cpu` fields that are shared between the
+ * producer and readers. 64-bit counters are a little-endian (low, high) pair of 32-bit words
+ * written by one side only (the low word first). The producer line and the reader line are on
+ * separate cache lines.
+ */
+export const CpuControlLayout = defineLayout(
+  'per-CPU control block (private)',
+  [
+    line('producer line'),
+    w32('wseq', 'producer publish sequence: odd while the producer publishes or moves the tail'),
+    w32('tail_page', 'id of the tail sub-buffer (being written; also the commit page)'),
+    w32('write', 'committed bytes of the tail sub-buffer data area'),
+    w32('commit_overrun', 'events dropped because the writer wrapped onto uncommitted data (0: no nesting in JS)'),
+    w64('last_ts', 'f64 timestamp of the last committed event (for the delta of the next one)'),
+    w64('entries', 'events committed since the reset'),
+    w64('entries_bytes', 'bytes reserved (with extends and end padding) minus overwritten and discarded'),
+    w64('overrun', 'events lost to overwrite since the reset'),
+    w64('dropped_events', 'events refused in producer/consumer mode because the ring was full'),
+    w32('pages_touched', 'tail sub-buffer advances'),
+    w32('pages_lost', 'sub-buffers overwritten'),
+    line('reader line'),
+    w32('reader_lock', 'reader lock: 0 free, 1 held (serialises GET_READER, reset, map bookkeeping)'),
+    w32('reader_page', 'id of the reader sub-buffer (outside the ring)'),
+    w32('head_page', 'cached id of the head sub-buffer (the HEAD flag on the ring link is authoritative)'),
+    w32('reader_read', 'bytes of the reader sub-buffer data already consumed'),
+    w32('reader_read_entries', 'data events of the reader sub-buffer already consumed'),
+    w32('pages_read', 'reader sub-buffer swaps'),
+    w64('read', 'data events consumed since the reset'),
+    w64('read_bytes', 'bytes the reader advanced over since the reset'),
+    w64('lost_events', 'overrun not yet reported in a sub-buffer'),
+    w64('last_overrun', 'overrun at the last reader swap'),
+    w64('lost_unreported', 'losses the kernel cannot flag because the writer was on the new reader page'),
+    line('control line'),
+    w32('ctrl', 'bit 0 recording off, bit 1 resetting, bits 2.. reset generation'),
+    w32('claim', 'producer claim token, 0 when the slot is free'),
+    w32('mapped', 'number of live mappings of this CPU buffer'),
+    w32('wake_seq', 'wake-up sequence waiters block on with Atomics.wait'),
+    w32('waiters', 'number of waiters (writers notify only when non-zero)'),
+    w32('full_waiters', 'waiters of the buffer_percent watermark'),
+    w32('shortest_full', 'smallest watermark asked for by a pending full waiter'),
+    w32('last_pages_touched', 'pages_touched at the last full-waiter check'),
+    line('end of counters'),
+  ],
+  CACHE_LINE_LENGTH,
+);
+
+const cpuIndex = (name: string): number => CpuControlLayout.offsetOf(name) / 4;
+
+/** Int32 index of the producer publish sequence (odd while publishing). */
+export const WSEQ_INDEX = cpuIndex('wseq');
+/** Int32 index of the tail sub-buffer id. */
+export const TAIL_PAGE_INDEX = cpuIndex('tail_page');
+/** Int32 index of the committed write offset on the tail sub-buffer. */
+export const WRITE_INDEX = cpuIndex('write');
+/** Int32 index of the commit-overrun counter. */
+export const COMMIT_OVERRUN_INDEX = cpuIndex('commit_overrun');
+/** Float64 index of the last committed timestamp. */
+export const LAST_TS_F64_INDEX = CpuControlLayout.offsetOf('last_ts') / 8;
+/** Int32 index of the low word of `entries`. */
+export const ENTRIES_INDEX = cpuIndex('entries');
+/** Int32 index of the low word of `entries_bytes`. */
+export const ENTRIES_BYTES_INDEX = cpuIndex('entries_bytes');
+/** Int32 index of the low word of `overrun`. */
+export const OVERRUN_INDEX = cpuIndex('overrun');
+/** Int32 index of the low word of `dropped_events`. */
+export const DROPPED_EVENTS_INDEX = cpuIndex('dropped_events');
+/** Int32 index of `pages_touched`. */
+export const PAGES_TOUCHED_INDEX = cpuIndex('pages_touched');
+/** Int32 index of `pages_lost`. */
+export const PAGES_LOST_INDEX = cpuIndex('pages_lost');
+/** Int32 index of the reader lock. */
+export const READER_LOCK_INDEX = cpuIndex('reader_lock');
+/** Int32 index of the reader sub-buffer id. */
+export const READER_PAGE_INDEX = cpuIndex('reader_page');
+/** Int32 index of the cached head sub-buffer id. */
+export const HEAD_PAGE_INDEX = cpuIndex('head_page');
+/** Int32 index of the reader's consumed byte offset. */
+export const READER_READ_INDEX = cpuIndex('reader_read');
+/** Int32 index of the reader's consumed event count on the reader sub-buffer. */
+export const READER_READ_ENTRIES_INDEX = cpuIndex('reader_read_entries');
+/** Int32 index of `pages_read`. */
+export const PAGES_READ_INDEX = cpuIndex('pages_read');
+/** Int32 index of the low word of `read`. */
+export const READ_INDEX = cpuIndex('read');
+/** Int32 index of the low word of `read_bytes`. */
+export const READ_BYTES_INDEX = cpuIndex('read_bytes');
+/** Int32 index of the low word of `lost_events`. */
+export const LOST_EVENTS_INDEX = cpuIndex('lost_events');
+/** Int32 index of the low word of `last_overrun`. */
+export const LAST_OVERRUN_INDEX = cpuIndex('last_overrun');
+/** Int32 index of the low word of `lost_unreported`. */
+export const LOST_UNREPORTED_INDEX = cpuIndex('lost_unreported');
+/** Int32 index of the control word (recording off, resetting, reset generation). */
+export const CTRL_INDEX = cpuIndex('ctrl');
+/** Int32 index of the producer claim token. */
+export const CLAIM_INDEX = cpuIndex('claim');
+/** Int32 index of the mapping count. */
+export const MAPPED_INDEX = cpuIndex('mapped');
+/** Int32 index of the wake-up sequence. */
+export const WAKE_SEQ_INDEX = cpuIndex('wake_seq');
+/** Int32 index of the waiter count. */
+export const WAITERS_INDEX = cpuIndex('waiters');
+/** Int32 index of the full-waiter count. */
+export const FULL_WAITERS_INDEX = cpuIndex('full_waiters');
+/** Int32 index of the smallest pending watermark. */
+export const SHORTEST_FULL_INDEX = cpuIndex('shortest_full');
+/** Int32 index of `pages_touched` at the last watermark check. */
+export const LAST_PAGES_TOUCHED_INDEX = cpuIndex('last_pages_touched');
+/** Length of the fixed part of the control block; the per-page arrays follow. */
+export const CPU_CONTROL_LENGTH = CpuControlLayout.length;
+
+/** `ctrl` bit: recording is off (`tracing_on` = 0). */
+export const CTRL_RECORD_OFF = 1;
+/** `ctrl` bit: a reset is in progress; producers refuse writes. */
+export const CTRL_RESETTING = 2;
+/** `ctrl`: the reset generation starts at this bit. */
+export const CTRL_GEN_UNIT = 4;
+
+/**
+ * Per-sub-buffer arrays that follow the control block, one Int32 per sub-buffer each, every
+ * array starting on a cache line. `next` carries the ring link with the HEAD/UPDATE flag in its
+ * two low bits: `(id << 2) | flag`.
+ */
+export const PageArrays = [
+  { name: 'next', doc: 'ring link: (id of the next sub-buffer << 2) | PageFlag; CAS by producer and reader' },
+  { name: 'prev', doc: 'id of the previous sub-buffer in the ring (reader side only)' },
+  { name: 'entries', doc: 'data events committed on this sub-buffer' },
+  { name: 'real_end', doc: 'end of the data before the end-of-sub-buffer padding (0 when none)' },
+] as const;
+
+/** Flags in the two low bits of a ring link (`next` array). */
+export const PageFlag = {
+  /** Plain link. */
+  NORMAL: 0,
+  /** The pointed-to sub-buffer is the head: the next one the reader takes. */
+  HEAD: 1,
+  /** A producer is moving the head off the pointed-to sub-buffer. */
+  UPDATE: 2,
+} as const;
+/** Mask of the flag bits in a ring link. */
+export const PAGE_FLAG_MASK = 3;
+/** Shift of the sub-buffer id in a ring link. */
+export const PAGE_LINK_SHIFT = 2;
+
+/** Int32 index of `array` for sub-buffer `id`, given the number of sub-buffers. */
+export function pageArrayIndex(array: 0 | 1 | 2 | 3, nrSubbufs: number, id: number): number {
+  return CPU_CONTROL_LENGTH / 4 + array * pageArrayStride(nrSubbufs) + id;
+}
+
+/** Int32 words between the starts of two per-page arrays (rounded to a cache line). */
+export function pageArrayStride(nrSubbufs: number): number {
+  return Math.ceil((nrSubbufs * 4) / CACHE_LINE_LENGTH) * (CACHE_LINE_LENGTH / 4);
+}
+
+/** Which per-page array: `next`. */
+export const NEXT_ARRAY = 0;
+/** Which per-page array: `prev`. */
+export const PREV_ARRAY = 1;
+/** Which per-page array: `entries`. */
+export const PAGE_ENTRIES_ARRAY = 2;
+/** Which per-page array: `real_end`. */
+export const REAL_END_ARRAY = 3;
+
+/** Total bytes of a CPU control block for `nrSubbufs` sub-buffers. */
+export function cpuControlLength(nrSubbufs: number): number {
+  return CPU_CONTROL_LENGTH + PageArrays.length * pageArrayStride(nrSubbufs) * 4;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Buffer-wide control block
+// ------------------------------------------------------------------------------------------------
+
+/** Buffer-wide words shared by every thread. */
+export const GlobalControlLayout = defineLayout(
+  'buffer control block (private)',
+  [
+    line('clock line'),
+    w32('counter_lo', "low 32 bits of the 'counter' clock (Atomics.add)"),
+    w32('counter_halves', "half-epochs (2^31) the 'counter' clock has crossed"),
+    line('identity line'),
+    w64('created_hr', 'process.hrtime of creation in ns (f64): the zero of the mono clock'),
+    w32('next_token', 'last producer claim token handed out'),
+    w32('magic', 'constant that marks a tracebuf control block'),
+    line('end'),
+  ],
+  CACHE_LINE_LENGTH,
+);
+
+/** Int32 index of the low word of the counter clock. */
+export const COUNTER_LO_INDEX = GlobalControlLayout.offsetOf('counter_lo') / 4;
+/** Int32 index of the counter clock's half-epoch count. */
+export const COUNTER_HALVES_INDEX = GlobalControlLayout.offsetOf('counter_halves') / 4;
+/** Float64 index of the creation time. */
+export const CREATED_HR_F64_INDEX = GlobalControlLayout.offsetOf('created_hr') / 8;
+/** Int32 index of the claim-token counter. */
+export const NEXT_TOKEN_INDEX = GlobalControlLayout.offsetOf('next_token') / 4;
+/** Int32 index of the magic word. */
+export const MAGIC_INDEX = GlobalControlLayout.offsetOf('magic') / 4;
+/** Value of the magic word ("TBUF"). */
+export const CONTROL_MAGIC = 0x46554254;
+/** Length of the buffer-wide control block. */
+export const GLOBAL_CONTROL_LENGTH = GlobalControlLayout.length;
+
+/** Every region, in the order {@link describeLayout} prints them. */
+export const ALL_LAYOUTS: readonly Layout[] = [
+  SubbufHeaderLayout,
+  EventHeaderLayout,
+  MetaLayout,
+  CpuControlLayout,
+  GlobalControlLayout,
+];
+
+/**
+ * Prints every shared layout as `field: name; offset: N; size: N;` lines, the format of the
+ * kernel's `events/header_page`, followed by a one-line description.
+ */
+export function describeLayout(): string {
+  const out: string[] = [];
+  for (const layout of ALL_LAYOUTS) {
+    out.push(`# ${layout.title} (${layout.length} bytes)`);
+    for (const f of layout.fields) {
+      if (f.length === 0 && f.doc === 'cache-line boundary') {
+        out.push(`\t-- ${f.name} @${f.offset}`);
+        continue;
+      }
+      out.push(`\tfield: ${f.name};\toffset:${f.offset};\tsize:${f.length};\t# ${f.doc}`);
+    }
+  }
+  out.push('# per-sub-buffer arrays after the per-CPU control block (Int32 each, cache-line aligned)');
+  for (const [i, a] of PageArrays.entries()) out.push(`\tarray ${i}: ${a.name};\t# ${a.doc}`);
+  out.push(
+    `# event types: data 1..${TYPE_DATA_MAX} short, 0 long; padding ${EventType.PADDING}; ` +
+      `time_extend ${EventType.TIME_EXTEND}; time_stamp ${EventType.TIME_STAMP}`,
+  );
+  out.push(`# ring link flags: NORMAL ${PageFlag.NORMAL}, HEAD ${PageFlag.HEAD}, UPDATE ${PageFlag.UPDATE}`);
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,176 @@
+/**
+ * A read-only mapping of one CPU buffer, in the kernel's mmap layout (reference §5.3): the meta
+ * page, then sub-buffer `k` at byte `metaPageSize + k * subbufSize`.
+ *
+ * "Read-only" is a promise of this API, not of the hardware: JavaScript cannot write-protect part
+ * of a SharedArrayBuffer, so `bytes` can be written to — and doing so corrupts the buffer.
+ * `Mapping` itself has no mutators.
+ *
+ * @packageDocumentation
+ */
+import type { CpuBuffer } from './cpu-buffer.js';
+import { ErrorCode, TraceBufferError, invalid } from './errors.js';
+import {
+  META_ENTRIES_OFFSET,
+  META_FLAGS_OFFSET,
+  META_NR_SUBBUFS_OFFSET,
+  META_OVERRUN_OFFSET,
+  META_PAGE_SIZE_OFFSET,
+  META_READER_ID_OFFSET,
+  META_READER_LOST_EVENTS_OFFSET,
+  META_READER_READ_OFFSET,
+  META_READ_OFFSET,
+  META_STRUCT_LEN_OFFSET,
+  META_SUBBUF_SIZE_OFFSET,
+  TRACE_MMAP_IOCTL_GET_READER,
+  TRACE_MMAP_IOCTL_WAKE,
+} from './layout.js';
+
+/** The meta page (`struct trace_buffer_meta`) decoded. */
+export interface MappingMeta {
+  /** Bytes before sub-buffer 0: one sub-buffer size. */
+  readonly metaPageSize: number;
+  /** Length of the meta struct (80). */
+  readonly metaStructLen: number;
+  /** Sub-buffer size including the 16-byte header. */
+  readonly subbufSize: number;
+  /** Sub-buffers in the mapping (ring + reader). */
+  readonly nrSubbufs: number;
+  /** The reader sub-buffer. */
+  readonly reader: {
+    /** Lost events not yet reported (0 after GET_READER). */
+    readonly lostEvents: number;
+    /** Id of the reader sub-buffer. */
+    readonly id: number;
+    /** Bytes of its data area handed out so far. */
+    readonly read: number;
+  };
+  /** Reserved, 0. */
+  readonly flags: number;
+  /** Events committed since the last reset (not "unread"). */
+  readonly entries: number;
+  /** Events lost to overwrite since the last reset. */
+  readonly overrun: number;
+  /** Data events consumed since the last reset. */
+  readonly read: number;
+}
+
+/** Hooks a mapping needs from its buffer. */
+export interface MappingHost {
+  /** Wakes every waiter of the CPU buffer (`ioctl(fd, 0)`). */
+  wake(cpu: number): void;
+}
+
+/**
+ * A read-only view of one CPU buffer, made by `TraceBuffer.map(cpu)`. The meta page is refreshed
+ * only at map, at the end of every GET_READER and at reset, as in the kernel.
+ */
+export class Mapping {
+  /** The CPU buffer this maps. */
+  readonly cpu: number;
+  /** The whole mapping: meta page, then every sub-buffer in id order. */
+  readonly bytes: Uint8Array;
+  /** Bytes before sub-buffer 0 (the meta page size: one sub-buffer). */
+  readonly metaPageSize: number;
+  /** Sub-buffer size including its header. */
+  readonly subbufSize: number;
+  /** Number of sub-buffers (ring + reader). */
+  readonly nrSubbufs: number;
+
+  readonly #cb: CpuBuffer;
+  readonly #host: MappingHost;
+  readonly #view: DataView;
+  #mapped = true;
+
+  /** @internal Use `TraceBuffer.map()`. */
+  constructor(cb: CpuBuffer, host: MappingHost) {
+    this.cpu = cb.cpu;
+    this.#cb = cb;
+    this.#host = host;
+    this.bytes = new Uint8Array(cb.data);
+    this.#view = new DataView(cb.data);
+    this.metaPageSize = cb.subbufSize;
+    this.subbufSize = cb.subbufSize;
+    this.nrSubbufs = cb.nrSubbufs;
+    cb.addMapping();
+  }
+
+  /** True until {@link unmap}. */
+  get mapped(): boolean {
+    return this.#mapped;
+  }
+
+  /** The meta page, decoded (reads it now; it changes only at GET_READER and reset). */
+  get meta(): MappingMeta {
+    const v = this.#view;
+    const u64 = (at: number): number => Number(v.getBigUint64(at, true));
+    return {
+      metaPageSize: v.getUint32(META_PAGE_SIZE_OFFSET, true),
+      metaStructLen: v.getUint32(META_STRUCT_LEN_OFFSET, true),
+      subbufSize: v.getUint32(META_SUBBUF_SIZE_OFFSET, true),
+      nrSubbufs: v.getUint32(META_NR_SUBBUFS_OFFSET, true),
+      reader: {
+        lostEvents: u64(META_READER_LOST_EVENTS_OFFSET),
+        id: v.getUint32(META_READER_ID_OFFSET, true),
+        read: v.getUint32(META_READER_READ_OFFSET, true),
+      },
+      flags: u64(META_FLAGS_OFFSET),
+      entries: u64(META_ENTRIES_OFFSET),
+      overrun: u64(META_OVERRUN_OFFSET),
+      read: u64(META_READ_OFFSET),
+    };
+  }
+
+  /** Id of the reader sub-buffer, from the meta page (no allocation). */
+  get readerId(): number {
+    return this.#view.getUint32(META_READER_ID_OFFSET, true);
+  }
+
+  /** Bytes of the reader sub-buffer handed out, from the meta page (no allocation). */
+  get readerRead(): number {
+    return this.#view.getUint32(META_READER_READ_OFFSET, true);
+  }
+
+  /** Byte offset of sub-buffer `id` in {@link bytes}. */
+  subbufOffset(id: number): number {
+    this.#checkId(id);
+    return this.metaPageSize + id * this.subbufSize;
+  }
+
+  /** The bytes of sub-buffer `id` (a view, not a copy). */
+  subbuf(id: number): Uint8Array {
+    const at = this.subbufOffset(id);
+    return this.bytes.subarray(at, at + this.subbufSize);
+  }
+
+  #checkId(id: number): void {
+    if (!Number.isInteger(id) || id < 0 || id >= this.nrSubbufs) {
+      invalid(`sub-buffer id must be an integer 0..${this.nrSubbufs - 1}`, 'id', id);
+    }
+  }
+
+  /**
+   * The mapping's control call. `TRACE_MMAP_IOCTL_GET_READER` makes the next unread data the
+   * reader sub-buffer's (reference §5.5) and returns 0; `0` wakes this CPU buffer's waiters.
+   * `ENODEV` after {@link unmap}; `ENOTTY` for any other command.
+   */
+  ioctl(cmd: number): number {
+    if (cmd !== TRACE_MMAP_IOCTL_GET_READER && cmd !== TRACE_MMAP_IOCTL_WAKE) {
+      throw new TraceBufferError(ErrorCode.ENOTTY, `unknown ioctl command: cmd=${String(cmd)}`);
+    }
+    if (cmd === TRACE_MMAP_IOCTL_WAKE) {
+      this.#host.wake(this.cpu);
+      return 0;
+    }
+    if (!this.#mapped) throw new TraceBufferError(ErrorCode.ENODEV, `mapping was unmapped: cpu=${this.cpu}`);
+    this.#cb.getReader();
+    return 0;
+  }
+
+  /** Ends the mapping. Further `ioctl` calls fail with `ENODEV`. Idempotent. */
+  unmap(): void {
+    if (!this.#mapped) return;
+    this.#mapped = false;
+    this.#cb.removeMapping();
+  }
+}

@@ -1,0 +1,436 @@
+/**
+ * The producer: the one writer of a CPU buffer (kernel `ring_buffer_lock_reserve` /
+ * `ring_buffer_unlock_commit` / `rb_move_tail` / `rb_handle_head_page`, nesting depth 1).
+ *
+ * Hot path rules: no allocation, no throw on a full buffer (return `false`/`null` and count the
+ * drop), event bytes written with plain stores and published by the commit word inside the
+ * producer's publish sequence (`wseq` odd → stores → `wseq` even, all `Atomics.store`).
+ *
+ * @packageDocumentation
+ */
+import { counterNext, ClockKind, monoNow } from './clock.js';
+import { read64, write64 } from './counters.js';
+import type { CpuBuffer } from './cpu-buffer.js';
+import { ErrorCode, TraceBufferError, invalid } from './errors.js';
+import { TIME_EXTEND_UNIT, dataTypeLen, eventLength, payloadOffset } from './event.js';
+import {
+  CLAIM_INDEX,
+  COMMIT_LENGTH_MASK,
+  CTRL_INDEX,
+  CTRL_RECORD_OFF,
+  CTRL_RESETTING,
+  DROPPED_EVENTS_INDEX,
+  ENTRIES_BYTES_INDEX,
+  ENTRIES_INDEX,
+  EventType,
+  LAST_TS_F64_INDEX,
+  MIN_DISCARD_LENGTH,
+  OVERRUN_INDEX,
+  PAGES_LOST_INDEX,
+  PAGES_TOUCHED_INDEX,
+  PAGE_FLAG_MASK,
+  PAGE_LINK_SHIFT,
+  PageFlag,
+  SUBBUF_COMMIT_OFFSET,
+  SUBBUF_DATA_OFFSET,
+  SUBBUF_TIME_STAMP_OFFSET,
+  TAIL_PAGE_INDEX,
+  TIME_DELTA_MAX,
+  TIME_EVENT_LENGTH,
+  WAITERS_INDEX,
+  WRITE_INDEX,
+  WSEQ_INDEX,
+} from './layout.js';
+
+/** What {@link Producer.reserve} hands out: where to write the payload. Reused per producer. */
+export interface Reservation {
+  /** The whole data memory of the CPU buffer. */
+  readonly bytes: Uint8Array;
+  /** A DataView over the same memory. */
+  readonly view: DataView;
+  /** Byte offset of the payload in {@link bytes}. */
+  offset: number;
+  /** Payload length asked for. */
+  length: number;
+}
+
+/** How a producer reaches the buffer-wide parts it needs (clock, wake-ups). */
+export interface ProducerContext {
+  readonly overwrite: boolean;
+  readonly clockKind: number;
+  readonly monoOffsetNs: number;
+  readonly global: Int32Array;
+  /** Called after a sub-buffer crossing when waiters are registered. */
+  readonly onCrossing: (cb: CpuBuffer) => void;
+  /** Called when the producer releases its slot. */
+  readonly onRelease: (p: Producer) => void;
+}
+
+/**
+ * The single writer of one CPU buffer, made by `TraceBuffer.producer()`. Not shareable between
+ * threads; each thread claims its own slot.
+ */
+export class Producer {
+  /** The cpu slot this producer writes. */
+  readonly cpu: number;
+  /** Largest payload accepted: `subbufSize - 24`. */
+  readonly maxPayload: number;
+
+  readonly #cb: CpuBuffer;
+  readonly #ctx: ProducerContext;
+  readonly #ctl: Int32Array;
+  readonly #ctlF64: Float64Array;
+  readonly #i32: Int32Array;
+  readonly #u8: Uint8Array;
+  readonly #global: Int32Array;
+  readonly #dataSize: number;
+  readonly #subbufSize: number;
+  readonly #nextBase: number;
+  readonly #entriesBase: number;
+  readonly #realEndBase: number;
+  readonly #overwrite: boolean;
+  readonly #clockKind: number;
+  readonly #monoOffsetNs: number;
+  readonly #token: number;
+  readonly #reservation: Reservation;
+
+  // Producer state, mirrored into the control block inside each publish sequence.
+  #seq = 0;
+  #ctrlSeen = 0;
+  #tail = 0;
+  #pageBase = 0;
+  #write = 0;
+  #pageEntries = 0;
+  #lastTs = 0;
+  #entries = 0;
+  #entriesBytes = 0;
+  #overrun = 0;
+  #dropped = 0;
+  #pagesTouched = 0;
+  #pagesLost = 0;
+  #absoluteNext = false;
+
+  // The reservation in flight (between reserve and commit).
+  #pending = false;
+  #pendingSize = 0;
+  #pendingTs = 0;
+  #released = false;
+
+  /** @internal Use `TraceBuffer.producer()`. */
+  constructor(cb: CpuBuffer, ctx: ProducerContext, token: number) {
+    this.cpu = cb.cpu;
+    this.#cb = cb;
+    this.#ctx = ctx;
+    this.#ctl = cb.ctl;
+    this.#ctlF64 = cb.ctlF64;
+    this.#i32 = cb.i32;
+    this.#u8 = cb.u8;
+    this.#global = ctx.global;
+    this.#dataSize = cb.dataSize;
+    this.#subbufSize = cb.subbufSize;
+    this.#nextBase = cb.nextBase;
+    this.#entriesBase = cb.entriesBase;
+    this.#realEndBase = cb.realEndBase;
+    this.#overwrite = ctx.overwrite;
+    this.#clockKind = ctx.clockKind;
+    this.#monoOffsetNs = ctx.monoOffsetNs;
+    this.#token = token;
+    this.maxPayload = cb.subbufSize - SUBBUF_DATA_OFFSET - 8;
+    this.#reservation = { bytes: cb.u8, view: cb.view, offset: 0, length: 0 };
+    this.#resync(Atomics.load(this.#ctl, CTRL_INDEX));
+    // A new thread's clock continues a ring another thread may have written: anchor it.
+    this.#absoluteNext = this.#write > 0;
+  }
+
+  /** Loads the producer state from the control block (at claim, and after a reset). */
+  #resync(ctrl: number): void {
+    const ctl = this.#ctl;
+    this.#ctrlSeen = ctrl;
+    this.#seq = Atomics.load(ctl, WSEQ_INDEX);
+    this.#tail = Atomics.load(ctl, TAIL_PAGE_INDEX);
+    this.#pageBase = (this.#tail + 1) * this.#subbufSize;
+    this.#write = ctl[WRITE_INDEX]!;
+    this.#pageEntries = ctl[this.#entriesBase + this.#tail]!;
+    this.#lastTs = this.#ctlF64[LAST_TS_F64_INDEX]!;
+    this.#entries = read64(ctl, ENTRIES_INDEX);
+    this.#entriesBytes = read64(ctl, ENTRIES_BYTES_INDEX);
+    this.#overrun = read64(ctl, OVERRUN_INDEX);
+    this.#dropped = read64(ctl, DROPPED_EVENTS_INDEX);
+    this.#pagesTouched = ctl[PAGES_TOUCHED_INDEX]! >>> 0;
+    this.#pagesLost = ctl[PAGES_LOST_INDEX]! >>> 0;
+    this.#absoluteNext = false;
+  }
+
+  /**
+   * The control word changed since we last looked: recording off or a reset in progress refuse
+   * the write; a new reset generation makes us reload our state. Returns whether to go on.
+   */
+  #ctrlChanged(ctrl: number): boolean {
+    if ((ctrl & (CTRL_RECORD_OFF | CTRL_RESETTING)) !== 0) return false;
+    this.#resync(ctrl);
+    return true;
+  }
+
+  #now(): number {
+    return this.#clockKind === ClockKind.MONO ? monoNow(this.#monoOffsetNs) : counterNext(this.#global);
+  }
+
+  /**
+   * Writes one event with `payload` as its data. Returns `true` when committed, `false` when
+   * dropped (ring full in producer/consumer mode, recording off, reset in progress). Throws
+   * `EINVAL` (and writes nothing) when the payload is longer than {@link maxPayload}.
+   */
+  write(payload: Uint8Array): boolean {
+    const length = payload.length;
+    const at = this.#reserve(length);
+    if (at < 0) return false;
+    const u8 = this.#u8;
+    if (length <= 64) {
+      for (let i = 0; i < length; i++) u8[at + i] = payload[i]!;
+    } else {
+      u8.set(payload, at);
+    }
+    return this.commit();
+  }
+
+  /**
+   * Reserves room for an event of `length` payload bytes and returns where to write it (a
+   * reused object), or `null` when the write is dropped. Fill the payload, then {@link commit}
+   * (or {@link discard}). Nothing is visible to readers before the commit.
+   */
+  reserve(length: number): Reservation | null {
+    const at = this.#reserve(length);
+    if (at < 0) return null;
+    const r = this.#reservation;
+    r.offset = at;
+    r.length = length;
+    return r;
+  }
+
+  /** Reserve; returns the payload's byte offset in the data memory, or -1. */
+  #reserve(length: number): number {
+    if (this.#pending || this.#released || !(length >= 0 && length <= this.maxPayload)) this.#badReserve(length);
+    const ctrl = Atomics.load(this.#ctl, CTRL_INDEX);
+    if (ctrl !== this.#ctrlSeen && !this.#ctrlChanged(ctrl)) return -1;
+
+    const ts = this.#now();
+    const size = eventLength(length);
+    let write = this.#write;
+    let delta = ts - this.#lastTs;
+    let prefix = 0;
+    let absolute = false;
+    if (write === 0) {
+      delta = 0;
+    } else if (this.#absoluteNext) {
+      prefix = TIME_EVENT_LENGTH;
+      absolute = true;
+    } else if (delta > TIME_DELTA_MAX) {
+      prefix = TIME_EVENT_LENGTH;
+    } else if (delta < 0) {
+      delta = 0;
+    }
+    if (write + prefix + size > this.#dataSize) {
+      if (!this.#moveTail()) return -1;
+      write = 0;
+      delta = 0;
+      prefix = 0;
+      absolute = false;
+    }
+
+    const i32 = this.#i32;
+    let at = this.#pageBase + SUBBUF_DATA_OFFSET + write;
+    if (write === 0) {
+      const stamp = (this.#pageBase + SUBBUF_TIME_STAMP_OFFSET) >> 2;
+      i32[stamp] = ts | 0;
+      i32[stamp + 1] = (ts / 4294967296) | 0;
+    } else if (prefix !== 0) {
+      // TIME_STAMP: the low 59 bits of ts; TIME_EXTEND: the delta split at bit 27.
+      const value = absolute ? ts : delta;
+      const high = Math.floor(value / TIME_EXTEND_UNIT);
+      i32[at >> 2] = (absolute ? EventType.TIME_STAMP : EventType.TIME_EXTEND) | ((value - high * TIME_EXTEND_UNIT) << 5);
+      i32[(at >> 2) + 1] = high | 0;
+      at += TIME_EVENT_LENGTH;
+      delta = 0;
+    }
+    const typeLen = dataTypeLen(size);
+    i32[at >> 2] = typeLen | (delta << 5);
+    if (typeLen === 0) i32[(at >> 2) + 1] = size - 4;
+
+    this.#pending = true;
+    this.#pendingSize = prefix + size;
+    this.#pendingTs = ts;
+    return at + payloadOffset(size);
+  }
+
+  #badReserve(length: number): never {
+    if (this.#released) throw new TraceBufferError(ErrorCode.EINVAL, `producer was released: cpu=${this.cpu}`);
+    if (this.#pending) throw new TraceBufferError(ErrorCode.EBUSY, `a reservation is not committed yet: cpu=${this.cpu}`);
+    return invalid(`payload length must be an integer 0..${this.maxPayload}`, 'length', length);
+  }
+
+  /**
+   * Publishes the reserved event: the commit word, the per-sub-buffer event count and the
+   * counters are stored inside the publish sequence, whose final `Atomics.store` makes the
+   * event bytes above visible to every reader that sees it. Returns `false` (and drops the
+   * event) when the buffer was reset after the reserve.
+   */
+  commit(): boolean {
+    if (!this.#pending) return false;
+    this.#pending = false;
+    const ctl = this.#ctl;
+    Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
+    // Paired with reset(): it sets RESETTING then waits for an even wseq.
+    const ctrl = Atomics.load(ctl, CTRL_INDEX);
+    if (((ctrl ^ this.#ctrlSeen) & ~CTRL_RECORD_OFF) !== 0) {
+      Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
+      return false;
+    }
+    const size = this.#pendingSize;
+    const write = this.#write + size;
+    this.#write = write;
+    this.#i32[(this.#pageBase + SUBBUF_COMMIT_OFFSET) >> 2] = write;
+    ctl[WRITE_INDEX] = write;
+    ctl[this.#entriesBase + this.#tail] = ++this.#pageEntries;
+    write64(ctl, ENTRIES_INDEX, ++this.#entries);
+    write64(ctl, ENTRIES_BYTES_INDEX, (this.#entriesBytes += size));
+    this.#lastTs = this.#pendingTs;
+    this.#ctlF64[LAST_TS_F64_INDEX] = this.#pendingTs;
+    this.#absoluteNext = false;
+    Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
+    if (ctl[WAITERS_INDEX] !== 0) this.#ctx.onCrossing(this.#cb);
+    return true;
+  }
+
+  /**
+   * Drops the reserved event. As the kernel does when the discarded event is still the last
+   * one reserved, the space is simply given back: nothing of it reaches the buffer.
+   */
+  discard(): void {
+    this.#pending = false;
+  }
+
+  /**
+   * Moves the tail to the next sub-buffer (kernel `rb_move_tail`), inside a publish sequence:
+   * pads the end of the current one (reference §2.5), then either takes the next free
+   * sub-buffer, or — when the next one is the head — drops the event (producer/consumer mode)
+   * or pushes the head and overwrites it (overwrite mode, reference §3.6):
+   *
+   *   tail →HEAD→ H → N      CAS HEAD→UPDATE      tail →UPDATE→ H →HEAD→ N      UPDATE→NORMAL
+   *
+   * The reader's swap races only through the compare-and-swap on `tail → H`.
+   */
+  #moveTail(): boolean {
+    const ctl = this.#ctl;
+    Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
+    const ctrl = Atomics.load(ctl, CTRL_INDEX);
+    if (ctrl !== this.#ctrlSeen && (ctrl & ~CTRL_RECORD_OFF) !== (this.#ctrlSeen & ~CTRL_RECORD_OFF)) {
+      Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
+      return false;
+    }
+    this.#padTail();
+    const tail = this.#tail;
+    const nextBase = this.#nextBase;
+    let moved = false;
+    for (;;) {
+      const link = Atomics.load(ctl, nextBase + tail);
+      const next = link >>> PAGE_LINK_SHIFT;
+      const flag = link & PAGE_FLAG_MASK;
+      if (flag !== PageFlag.NORMAL) {
+        if (!this.#overwrite) {
+          write64(ctl, DROPPED_EVENTS_INDEX, ++this.#dropped);
+          break;
+        }
+        if (flag === PageFlag.HEAD) {
+          const head = (next << PAGE_LINK_SHIFT) | PageFlag.HEAD;
+          const update = (next << PAGE_LINK_SHIFT) | PageFlag.UPDATE;
+          // Lost race with the reader's swap: the link now points at the old reader page.
+          if (Atomics.compareExchange(ctl, nextBase + tail, head, update) !== head) continue;
+          this.#overrun += ctl[this.#entriesBase + next]!;
+          write64(ctl, OVERRUN_INDEX, this.#overrun);
+          this.#entriesBytes -= this.#commitLength(next);
+          write64(ctl, ENTRIES_BYTES_INDEX, this.#entriesBytes);
+          ctl[PAGES_LOST_INDEX] = ++this.#pagesLost;
+        }
+        // Set HEAD on the head's successor, then clear UPDATE on our link (also finishing a
+        // push a crashed producer left in UPDATE).
+        const after = Atomics.load(ctl, nextBase + next) & ~PAGE_FLAG_MASK;
+        Atomics.compareExchange(ctl, nextBase + next, after, after | PageFlag.HEAD);
+        Atomics.compareExchange(ctl, nextBase + tail, (next << PAGE_LINK_SHIFT) | PageFlag.UPDATE, next << PAGE_LINK_SHIFT);
+      }
+      this.#enterPage(next);
+      moved = true;
+      break;
+    }
+    Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
+    if (moved && ctl[WAITERS_INDEX] !== 0) this.#ctx.onCrossing(this.#cb);
+    return moved;
+  }
+
+  #commitLength(id: number): number {
+    return this.#i32[((id + 1) * this.#subbufSize + SUBBUF_COMMIT_OFFSET) >> 2]! & COMMIT_LENGTH_MASK;
+  }
+
+  /** Makes `id` the tail: empty it (kernel `rb_tail_page_update`) and publish the move. */
+  #enterPage(id: number): void {
+    const ctl = this.#ctl;
+    const base = (id + 1) * this.#subbufSize;
+    ctl[this.#entriesBase + id] = 0;
+    ctl[this.#realEndBase + id] = 0;
+    this.#i32[(base + SUBBUF_COMMIT_OFFSET) >> 2] = 0;
+    this.#i32[((base + SUBBUF_COMMIT_OFFSET) >> 2) + 1] = 0;
+    this.#tail = id;
+    this.#pageBase = base;
+    this.#write = 0;
+    this.#pageEntries = 0;
+    ctl[WRITE_INDEX] = 0;
+    ctl[PAGES_TOUCHED_INDEX] = ++this.#pagesTouched;
+    Atomics.store(ctl, TAIL_PAGE_INDEX, id);
+  }
+
+  /**
+   * End-of-sub-buffer rules (kernel `rb_reset_tail`): nothing when full (real_end 0); a 4-byte
+   * null padding outside the commit when fewer than 8 bytes remain; otherwise a discarded
+   * padding event up to the end, inside the commit, counted into `entries_bytes`.
+   */
+  #padTail(): void {
+    const tail = this.#write;
+    const ctl = this.#ctl;
+    const realEnd = this.#realEndBase + this.#tail;
+    if (tail >= this.#dataSize) {
+      ctl[realEnd] = 0;
+      return;
+    }
+    const i32 = this.#i32;
+    const at = (this.#pageBase + SUBBUF_DATA_OFFSET + tail) >> 2;
+    const rest = this.#dataSize - tail;
+    ctl[realEnd] = tail;
+    if (rest < MIN_DISCARD_LENGTH) {
+      i32[at] = EventType.PADDING;
+      return;
+    }
+    i32[at] = EventType.PADDING | (1 << 5);
+    i32[at + 1] = rest - 4;
+    this.#write = this.#dataSize;
+    ctl[WRITE_INDEX] = this.#dataSize;
+    i32[(this.#pageBase + SUBBUF_COMMIT_OFFSET) >> 2] = this.#dataSize;
+    this.#entriesBytes += rest;
+    write64(ctl, ENTRIES_BYTES_INDEX, this.#entriesBytes);
+  }
+
+  /**
+   * Gives the slot back. The producer cannot be used afterwards; another thread (or this one)
+   * can claim the slot again and continues the same ring.
+   */
+  release(): void {
+    if (this.#released) return;
+    this.#pending = false;
+    this.#released = true;
+    Atomics.compareExchange(this.#ctl, CLAIM_INDEX, this.#token, 0);
+    this.#ctx.onRelease(this);
+  }
+
+  /** True once {@link release} was called. */
+  get released(): boolean {
+    return this.#released;
+  }
+}
