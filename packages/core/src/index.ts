@@ -9,7 +9,7 @@ export type { CpuStats, TraceBufferConfig, TraceBufferHandle, TraceBufferOptions
 export { Producer } from './producer.js';
 export type { Reservation } from './producer.js';
 export { Mapping } from './mapping.js';
-export type { MappingMeta } from './mapping.js';
+export type { MapRange, MappingMeta } from './mapping.js';
 export { SubbufReader, LOST_EVENTS_UNKNOWN } from './decoder.js';
 export { CpuBuffer, cpuDataLength } from './cpu-buffer.js';
 export type { Geometry, WriterSnapshot } from './cpu-buffer.js';

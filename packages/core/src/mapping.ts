@@ -55,6 +55,31 @@ export interface MappingMeta {
   readonly read: number;
 }
 
+/** A byte range of the mapping object, as `mmap(offset, length)` takes it. */
+export interface MapRange {
+  /** Byte offset in the object (meta page at 0); a multiple of the sub-buffer size. */
+  readonly offset?: number;
+  /** Bytes to map; at least 1, not beyond the end of the object. */
+  readonly length?: number;
+}
+
+/**
+ * The kernel's mmap checks (reference §5.4): the object is `(nr_subbufs + 1) * subbuf_size`
+ * bytes; the offset must be a multiple of the sub-buffer size and inside the object; the length
+ * must be non-zero and fit in what remains after the offset. All `EINVAL`.
+ */
+function checkRange(cb: CpuBuffer, offset: unknown, length: unknown): void {
+  const total = cb.data.byteLength;
+  if (!Number.isInteger(offset) || (offset as number) < 0 || (offset as number) % cb.subbufSize !== 0) {
+    invalid(`map offset must be a multiple of the sub-buffer size ${cb.subbufSize}`, 'offset', offset);
+  }
+  if ((offset as number) >= total) invalid(`map offset is beyond the object of ${total} bytes`, 'offset', offset);
+  if (!Number.isInteger(length) || (length as number) <= 0) invalid('map length must be a positive integer', 'length', length);
+  if ((offset as number) + (length as number) > total) {
+    invalid(`map length exceeds the ${total - (offset as number)} bytes after the offset`, 'length', length);
+  }
+}
+
 /** Hooks a mapping needs from its buffer. */
 export interface MappingHost {
   /** Wakes every waiter of the CPU buffer (`ioctl(fd, 0)`). */
@@ -68,8 +93,13 @@ export interface MappingHost {
 export class Mapping {
   /** The CPU buffer this maps. */
   readonly cpu: number;
-  /** The whole mapping: meta page, then every sub-buffer in id order. */
+  /**
+   * The mapped bytes: by default the whole object (meta page, then every sub-buffer in id
+   * order); with `map(cpu, { offset, length })` only that range of it.
+   */
   readonly bytes: Uint8Array;
+  /** Byte offset of {@link bytes} in the whole object (0 unless a range was mapped). */
+  readonly offset: number;
   /** Bytes before sub-buffer 0 (the meta page size: one sub-buffer). */
   readonly metaPageSize: number;
   /** Sub-buffer size including its header. */
@@ -83,11 +113,16 @@ export class Mapping {
   #mapped = true;
 
   /** @internal Use `TraceBuffer.map()`. */
-  constructor(cb: CpuBuffer, host: MappingHost) {
+  constructor(cb: CpuBuffer, host: MappingHost, range?: MapRange) {
+    const total = cb.data.byteLength;
+    const offset = range?.offset ?? 0;
+    const length = range?.length ?? total - offset;
+    checkRange(cb, offset, length);
     this.cpu = cb.cpu;
     this.#cb = cb;
     this.#host = host;
-    this.bytes = new Uint8Array(cb.data);
+    this.offset = offset;
+    this.bytes = new Uint8Array(cb.data, offset, length);
     this.#view = new DataView(cb.data);
     this.metaPageSize = cb.subbufSize;
     this.subbufSize = cb.subbufSize;
@@ -131,10 +166,14 @@ export class Mapping {
     return this.#view.getUint32(META_READER_READ_OFFSET, true);
   }
 
-  /** Byte offset of sub-buffer `id` in {@link bytes}. */
+  /** Byte offset of sub-buffer `id` in {@link bytes}; `EINVAL` if it lies outside the mapped range. */
   subbufOffset(id: number): number {
     this.#checkId(id);
-    return this.metaPageSize + id * this.subbufSize;
+    const at = this.metaPageSize + id * this.subbufSize - this.offset;
+    if (at < 0 || at + this.subbufSize > this.bytes.length) {
+      invalid('sub-buffer is outside the mapped range', 'id', id);
+    }
+    return at;
   }
 
   /** The bytes of sub-buffer `id` (a view, not a copy). */

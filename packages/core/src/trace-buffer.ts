@@ -20,6 +20,9 @@ import {
   MIN_NR_SUBBUFS,
   MIN_SUBBUF_SIZE,
   NEXT_TOKEN_INDEX,
+  PAGE_FLAG_MASK,
+  PAGE_LINK_SHIFT,
+  PageFlag,
   PAGES_READ_INDEX,
   READER_PAGE_INDEX,
   READ_BYTES_INDEX,
@@ -27,7 +30,7 @@ import {
   WAKE_SEQ_INDEX,
   cpuControlLength,
 } from './layout.js';
-import { Mapping, type MappingHost } from './mapping.js';
+import { Mapping, type MapRange, type MappingHost } from './mapping.js';
 import { Producer, type ProducerContext } from './producer.js';
 
 /** Options of {@link TraceBuffer.create}. */
@@ -277,10 +280,13 @@ export class TraceBuffer implements MappingHost {
     throw new TraceBufferError(ErrorCode.EBUSY, `no free cpu slot: cpus=${this.config.cpus}`);
   }
 
-  /** Maps CPU buffer `cpu` read-only (kernel `mmap` of `trace_pipe_raw`). */
-  map(cpu: number): Mapping {
+  /**
+   * Maps CPU buffer `cpu` read-only (kernel `mmap` of `trace_pipe_raw`): the whole object, or
+   * the byte `range` of it, checked as the kernel checks an mmap (`EINVAL`).
+   */
+  map(cpu: number, range?: MapRange): Mapping {
     this.#checkCpu(cpu);
-    return new Mapping(this.#cpus[cpu]!, this);
+    return new Mapping(this.#cpus[cpu]!, this, range);
   }
 
   /** Wakes every waiter of `cpu` (also what `ioctl(0)` does). */
@@ -353,7 +359,7 @@ export class TraceBuffer implements MappingHost {
     // The head is where a HEAD (or UPDATE, mid-push) link points.
     for (let id = 0; id < cb.nrSubbufs; id++) {
       const link = Atomics.load(cb.ctl, cb.nextBase + id);
-      if ((link & 3) !== 0) return link >>> 2;
+      if ((link & PAGE_FLAG_MASK) !== PageFlag.NORMAL) return link >>> PAGE_LINK_SHIFT;
     }
     return cb.ctl[READER_PAGE_INDEX]!;
   }
