@@ -209,7 +209,9 @@ export class Producer {
 
   /** Reserve; returns the payload's byte offset in the data memory, or -1. */
   #reserve(length: number): number {
-    if (this.#pending || this.#released || !(length >= 0 && length <= this.maxPayload)) this.#badReserve(length);
+    if (this.#pending || this.#released || !((length | 0) === length && length >= 0 && length <= this.maxPayload)) {
+      this.#badReserve(length);
+    }
     const ctrl = Atomics.load(this.#ctl, CTRL_INDEX);
     if (ctrl !== this.#ctrlSeen && !this.#ctrlChanged(ctrl)) return -1;
 
