@@ -57,6 +57,11 @@ import {
   READ_BYTES_INDEX,
   READ_INDEX,
   REAL_END_ARRAY,
+  SHORTEST_FULL_INDEX,
+  WAITERS_INDEX,
+  WAIT_ANY,
+  WAIT_FULL,
+  WAKE_SEQ_INDEX,
   SUBBUF_COMMIT_OFFSET,
   SUBBUF_DATA_OFFSET,
   SUBBUF_TIME_STAMP_OFFSET,
@@ -460,6 +465,67 @@ export class CpuBuffer {
     v.setBigUint64(META_ENTRIES_OFFSET, BigInt(w.entries), true);
     v.setBigUint64(META_OVERRUN_OFFSET, BigInt(w.overrun), true);
     v.setBigUint64(META_READ_OFFSET, BigInt(read64(ctl, READ_INDEX)), true);
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Waiting (reference §6)
+  // ----------------------------------------------------------------------------------------------
+
+  /**
+   * `full_hit`: at least `percent` % of the ring's sub-buffers are dirty (written and not yet
+   * taken by the reader), counting the one the producer is on; 0 is always hit.
+   */
+  fullHit(percent: number, pagesTouched: number, pagesLost: number): boolean {
+    if (percent === 0) return true;
+    const dirty = pagesTouched - pagesLost - (this.ctl[PAGES_READ_INDEX]! >>> 0) + 1;
+    return dirty * 100 >= percent * (this.nrSubbufs - 1);
+  }
+
+  /**
+   * `rb_watermark_hit`: there is unread data and, for a non-zero `percent`, the producer is off
+   * the reader sub-buffer and the watermark is reached.
+   */
+  watermarkHit(percent: number): boolean {
+    if (this.#empty()) return false;
+    if (percent === 0) return true;
+    const w = this.writerSnapshot();
+    return w.tailPage !== Atomics.load(this.ctl, READER_PAGE_INDEX) && this.fullHit(percent, w.pagesTouched, w.pagesLost);
+  }
+
+  /**
+   * Prepares a wait: returns the wake sequence to wait on, or -1 when the watermark is already
+   * hit. Registers the waiter (the any-data bit for 0, else the watermark bit and — only when
+   * the buffer is not empty, as in the kernel — the smallest watermark), then checks again, so
+   * a commit between the first check and the registration is not missed.
+   */
+  prepareWait(percent: number): number {
+    const ctl = this.ctl;
+    const seq = Atomics.load(ctl, WAKE_SEQ_INDEX);
+    if (this.watermarkHit(percent)) return -1;
+    if (percent === 0) {
+      Atomics.or(ctl, WAITERS_INDEX, WAIT_ANY);
+    } else {
+      Atomics.or(ctl, WAITERS_INDEX, WAIT_FULL);
+      if (!this.#empty()) {
+        for (;;) {
+          const shortest = Atomics.load(ctl, SHORTEST_FULL_INDEX);
+          if (shortest !== 0 && shortest <= percent) break;
+          if (Atomics.compareExchange(ctl, SHORTEST_FULL_INDEX, shortest, percent) === shortest) break;
+        }
+      }
+    }
+    return this.watermarkHit(percent) ? -1 : seq;
+  }
+
+  /** How many wake-ups this CPU buffer has had (for tests and tools). */
+  wakeSequence(): number {
+    return Atomics.load(this.ctl, WAKE_SEQ_INDEX);
+  }
+
+  /** Wakes every waiter of this CPU buffer. */
+  wake(): void {
+    Atomics.add(this.ctl, WAKE_SEQ_INDEX, 1);
+    Atomics.notify(this.ctl, WAKE_SEQ_INDEX);
   }
 
   // ----------------------------------------------------------------------------------------------

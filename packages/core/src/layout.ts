@@ -271,9 +271,8 @@ export const CpuControlLayout = defineLayout(
     w32('claim', 'producer claim token, 0 when the slot is free'),
     w32('mapped', 'number of live mappings of this CPU buffer'),
     w32('wake_seq', 'wake-up sequence waiters block on with Atomics.wait'),
-    w32('waiters', 'number of waiters (writers notify only when non-zero)'),
-    w32('full_waiters', 'waiters of the buffer_percent watermark'),
-    w32('shortest_full', 'smallest watermark asked for by a pending full waiter'),
+    w32('waiters', 'bit 0: any-data waiters pending; bit 1: watermark waiters pending (producers look only when non-zero)'),
+    w32('shortest_full', 'smallest watermark asked for by a pending watermark waiter (0: none recorded)'),
     w32('last_pages_touched', 'pages_touched at the last full-waiter check'),
     line('end of counters'),
   ],
@@ -334,10 +333,12 @@ export const CLAIM_INDEX = cpuIndex('claim');
 export const MAPPED_INDEX = cpuIndex('mapped');
 /** Int32 index of the wake-up sequence. */
 export const WAKE_SEQ_INDEX = cpuIndex('wake_seq');
-/** Int32 index of the waiter count. */
+/** Int32 index of the pending-waiter bits. */
 export const WAITERS_INDEX = cpuIndex('waiters');
-/** Int32 index of the full-waiter count. */
-export const FULL_WAITERS_INDEX = cpuIndex('full_waiters');
+/** `waiters` bit: a waiter wants any data (woken by the next commit). */
+export const WAIT_ANY = 1;
+/** `waiters` bit: a waiter wants the `buffer_percent` watermark (checked at sub-buffer crossings). */
+export const WAIT_FULL = 2;
 /** Int32 index of the smallest pending watermark. */
 export const SHORTEST_FULL_INDEX = cpuIndex('shortest_full');
 /** Int32 index of `pages_touched` at the last watermark check. */

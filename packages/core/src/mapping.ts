@@ -24,6 +24,7 @@ import {
   META_SUBBUF_SIZE_OFFSET,
   TRACE_MMAP_IOCTL_GET_READER,
   TRACE_MMAP_IOCTL_WAKE,
+  WAKE_SEQ_INDEX,
 } from './layout.js';
 
 /** The meta page (`struct trace_buffer_meta`) decoded. */
@@ -84,6 +85,39 @@ function checkRange(cb: CpuBuffer, offset: unknown, length: unknown): void {
 export interface MappingHost {
   /** Wakes every waiter of the CPU buffer (`ioctl(fd, 0)`). */
   wake(cpu: number): void;
+  /** The buffer's configuration (for `bufferPercent`). */
+  readonly config: { readonly bufferPercent: number };
+}
+
+/** Options of {@link Mapping.wait}. */
+export interface WaitOptions {
+  /** Give up after this many milliseconds (default: wait forever). */
+  readonly timeoutMs?: number;
+}
+
+/** Options of {@link Mapping.waitAsync}. */
+export interface WaitAsyncOptions extends WaitOptions {
+  /** Aborting it rejects the wait with an `AbortError`. */
+  readonly signal?: AbortSignal;
+}
+
+/** The rejection of {@link Mapping.waitAsync} when its signal aborts (Node's `ABORT_ERR`). */
+export class AbortError extends Error {
+  /** Node's code for aborted operations. */
+  readonly code = 'ABORT_ERR';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AbortError';
+  }
+}
+
+function checkTimeout(timeoutMs: unknown): number {
+  if (timeoutMs === undefined) return Number.POSITIVE_INFINITY;
+  if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+    invalid('timeoutMs must be a number ≥ 0', 'timeoutMs', timeoutMs);
+  }
+  return timeoutMs;
 }
 
 /**
@@ -201,9 +235,56 @@ export class Mapping {
       this.#host.wake(this.cpu);
       return 0;
     }
-    if (!this.#mapped) throw new TraceBufferError(ErrorCode.ENODEV, `mapping was unmapped: cpu=${this.cpu}`);
+    this.#checkMapped();
     this.#cb.getReader();
     return 0;
+  }
+
+  /**
+   * Blocks this thread with `Atomics.wait` until the `bufferPercent` watermark is reached
+   * (reference §6.1) or the first wake-up of this CPU buffer — a watermark crossing, `ioctl(0)`,
+   * `setRecording(false)` — as the kernel's blocking GET_READER does. Returns `true` when woken
+   * or already at the watermark, `false` on timeout. Meant for worker threads: on the main
+   * thread it blocks the event loop (use {@link waitAsync}).
+   */
+  wait(options: WaitOptions = {}): boolean {
+    const timeout = checkTimeout(options.timeoutMs);
+    this.#checkMapped();
+    const seq = this.#cb.prepareWait(this.#host.config.bufferPercent);
+    if (seq < 0) return true;
+    return Atomics.wait(this.#cb.ctl, WAKE_SEQ_INDEX, seq, timeout) !== 'timed-out';
+  }
+
+  /**
+   * {@link wait} for any thread, with `Atomics.waitAsync`. Resolves `true` when woken or already
+   * at the watermark, `false` on timeout; rejects with an {@link AbortError} when `signal`
+   * aborts. Keeps the process alive while pending (a pending `Atomics.waitAsync` alone does not).
+   */
+  async waitAsync(options: WaitAsyncOptions = {}): Promise<boolean> {
+    const timeout = checkTimeout(options.timeoutMs);
+    const signal = options.signal;
+    if (signal?.aborted) throw new AbortError('the wait was aborted', { cause: signal.reason });
+    this.#checkMapped();
+    const seq = this.#cb.prepareWait(this.#host.config.bufferPercent);
+    if (seq < 0) return true;
+    const result = Atomics.waitAsync(this.#cb.ctl, WAKE_SEQ_INDEX, seq, timeout);
+    if (!result.async) return result.value !== 'timed-out';
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    let onAbort: (() => void) | undefined;
+    try {
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => reject(new AbortError('the wait was aborted', { cause: signal?.reason }));
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+      return (await Promise.race([result.value, aborted])) !== 'timed-out';
+    } finally {
+      clearInterval(keepAlive);
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #checkMapped(): void {
+    if (!this.#mapped) throw new TraceBufferError(ErrorCode.ENODEV, `mapping was unmapped: cpu=${this.cpu}`);
   }
 
   /** Ends the mapping. Further `ioctl` calls fail with `ENODEV`. Idempotent. */

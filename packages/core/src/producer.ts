@@ -37,7 +37,12 @@ import {
   TAIL_PAGE_INDEX,
   TIME_DELTA_MAX,
   TIME_EVENT_LENGTH,
+  LAST_PAGES_TOUCHED_INDEX,
+  READER_PAGE_INDEX,
+  SHORTEST_FULL_INDEX,
   WAITERS_INDEX,
+  WAIT_ANY,
+  WAIT_FULL,
   WRITE_INDEX,
   WSEQ_INDEX,
 } from './layout.js';
@@ -60,8 +65,6 @@ export interface ProducerContext {
   readonly clockKind: number;
   readonly monoOffsetNs: number;
   readonly global: Int32Array;
-  /** Called after a sub-buffer crossing when waiters are registered. */
-  readonly onCrossing: (cb: CpuBuffer) => void;
   /** Called when the producer releases its slot. */
   readonly onRelease: (p: Producer) => void;
 }
@@ -299,8 +302,36 @@ export class Producer {
     this.#ctlF64[LAST_TS_F64_INDEX] = this.#pendingTs;
     this.#absoluteNext = false;
     Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
-    if (ctl[WAITERS_INDEX] !== 0) this.#ctx.onCrossing(this.#cb);
+    if (Atomics.load(ctl, WAITERS_INDEX) !== 0) this.#wakeups();
     return true;
+  }
+
+  /**
+   * Wake-ups after a commit (kernel `rb_wakeups`), only when a waiter is pending: any-data
+   * waiters on this commit; watermark waiters only when the producer crossed into a new
+   * sub-buffer since the last look, the reader sub-buffer is not the producer's, and the
+   * smallest pending watermark is reached (reference §6.1, §6.3).
+   */
+  #wakeups(): void {
+    const ctl = this.#ctl;
+    const pending = Atomics.load(ctl, WAITERS_INDEX);
+    let wake = false;
+    if ((pending & WAIT_ANY) !== 0) {
+      Atomics.and(ctl, WAITERS_INDEX, ~WAIT_ANY);
+      wake = true;
+    }
+    if ((pending & WAIT_FULL) !== 0 && ctl[LAST_PAGES_TOUCHED_INDEX] !== this.#pagesTouched) {
+      ctl[LAST_PAGES_TOUCHED_INDEX] = this.#pagesTouched;
+      if (
+        this.#tail !== Atomics.load(ctl, READER_PAGE_INDEX) &&
+        this.#cb.fullHit(Atomics.load(ctl, SHORTEST_FULL_INDEX), this.#pagesTouched, this.#pagesLost)
+      ) {
+        Atomics.and(ctl, WAITERS_INDEX, ~WAIT_FULL);
+        Atomics.store(ctl, SHORTEST_FULL_INDEX, 0);
+        wake = true;
+      }
+    }
+    if (wake) this.#cb.wake();
   }
 
   /**
@@ -364,7 +395,6 @@ export class Producer {
       break;
     }
     Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
-    if (moved && ctl[WAITERS_INDEX] !== 0) this.#ctx.onCrossing(this.#cb);
     return moved;
   }
 

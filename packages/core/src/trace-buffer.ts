@@ -27,7 +27,6 @@ import {
   READER_PAGE_INDEX,
   READ_BYTES_INDEX,
   READ_INDEX,
-  WAKE_SEQ_INDEX,
   cpuControlLength,
 } from './layout.js';
 import { Mapping, type MapRange, type MappingHost } from './mapping.js';
@@ -208,7 +207,6 @@ export class TraceBuffer implements MappingHost {
       clockKind: handle.config.clock === ClockName.MONO ? ClockKind.MONO : ClockKind.COUNTER,
       monoOffsetNs: this.#monoOffsetNs,
       global: this.#global,
-      onCrossing: (cb) => this.#wakeCpu(cb),
       onRelease: (p) => this.#producers.delete(p),
     };
   }
@@ -296,8 +294,7 @@ export class TraceBuffer implements MappingHost {
   }
 
   #wakeCpu(cb: CpuBuffer): void {
-    Atomics.add(cb.ctl, WAKE_SEQ_INDEX, 1);
-    Atomics.notify(cb.ctl, WAKE_SEQ_INDEX);
+    cb.wake();
   }
 
   /** Turns recording on or off for every CPU buffer (`tracing_on`); off wakes every waiter. */
