@@ -17,8 +17,9 @@ import {
   CTRL_RECORD_OFF,
   CTRL_RESETTING,
   DROPPED_EVENTS_INDEX,
-  ENTRIES_BYTES_INDEX,
-  ENTRIES_INDEX,
+  BASE_PAGE_INDEX,
+  ENTRIES_BASE_INDEX,
+  ENTRIES_BYTES_BASE_INDEX,
   HEAD_PAGE_INDEX,
   LAST_OVERRUN_INDEX,
   LAST_TS_F64_INDEX,
@@ -66,7 +67,6 @@ import {
   SUBBUF_DATA_OFFSET,
   SUBBUF_TIME_STAMP_OFFSET,
   TAIL_PAGE_INDEX,
-  WRITE_INDEX,
   WSEQ_INDEX,
   cpuControlLength,
   pageArrayIndex,
@@ -208,6 +208,7 @@ export class CpuBuffer {
     ctl[this.nextBase] = 1 << PAGE_LINK_SHIFT;
     ctl[this.prevBase] = 0;
     ctl[TAIL_PAGE_INDEX] = 1;
+    ctl[BASE_PAGE_INDEX] = 1;
     ctl[HEAD_PAGE_INDEX] = 1;
     ctl[READER_PAGE_INDEX] = 0;
   }
@@ -251,10 +252,11 @@ export class CpuBuffer {
     for (let round = 0; ; round++) {
       const seq = Atomics.load(ctl, WSEQ_INDEX);
       if ((seq & 1) === 0) {
-        s.tailPage = ctl[TAIL_PAGE_INDEX]!;
-        s.write = ctl[WRITE_INDEX]!;
-        s.entries = read64(ctl, ENTRIES_INDEX);
-        s.entriesBytes = read64(ctl, ENTRIES_BYTES_INDEX);
+        const tail = ctl[TAIL_PAGE_INDEX]!;
+        s.tailPage = tail;
+        s.write = this.commitWord(tail) & COMMIT_LENGTH_MASK;
+        s.entries = read64(ctl, ENTRIES_BASE_INDEX) + ctl[this.entriesBase + tail]!;
+        s.entriesBytes = read64(ctl, ENTRIES_BYTES_BASE_INDEX) + s.write;
         s.overrun = read64(ctl, OVERRUN_INDEX);
         s.droppedEvents = read64(ctl, DROPPED_EVENTS_INDEX);
         s.pagesTouched = ctl[PAGES_TOUCHED_INDEX]! >>> 0;
@@ -609,8 +611,8 @@ export class CpuBuffer {
       Atomics.store(ctl, this.nextBase + prev, (head << PAGE_LINK_SHIFT) | PageFlag.HEAD);
       ctl[HEAD_PAGE_INDEX] = head;
       ctl[TAIL_PAGE_INDEX] = head;
-      ctl[WRITE_INDEX] = 0;
-      for (const index of [ENTRIES_INDEX, ENTRIES_BYTES_INDEX, OVERRUN_INDEX, DROPPED_EVENTS_INDEX]) write64(ctl, index, 0);
+      ctl[BASE_PAGE_INDEX] = head;
+      for (const index of [ENTRIES_BASE_INDEX, ENTRIES_BYTES_BASE_INDEX, OVERRUN_INDEX, DROPPED_EVENTS_INDEX]) write64(ctl, index, 0);
       ctl[PAGES_TOUCHED_INDEX] = 0;
       ctl[PAGES_LOST_INDEX] = 0;
       this.ctlF64[LAST_TS_F64_INDEX] = 0;

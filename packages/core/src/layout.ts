@@ -245,11 +245,11 @@ export const CpuControlLayout = defineLayout(
     line('producer line'),
     w32('wseq', 'producer publish sequence: odd while the producer publishes or moves the tail'),
     w32('tail_page', 'id of the tail sub-buffer (being written; also the commit page)'),
-    w32('write', 'committed bytes of the tail sub-buffer data area'),
+    w32('base_page', 'the tail sub-buffer the two bases below were last brought up to'),
     w32('commit_overrun', 'events dropped because the writer wrapped onto uncommitted data (0: no nesting in JS)'),
     w64('last_ts', 'f64 timestamp of the last committed event (for the delta of the next one)'),
-    w64('entries', 'events committed since the reset'),
-    w64('entries_bytes', 'bytes reserved (with extends and end padding) minus overwritten and discarded'),
+    w64('entries_base', 'events committed on sub-buffers before the tail one (entries = base + tail count)'),
+    w64('entries_bytes_base', 'bytes before the tail sub-buffer, minus overwritten (entries_bytes = base + tail commit)'),
     w64('overrun', 'events lost to overwrite since the reset'),
     w64('dropped_events', 'events refused in producer/consumer mode because the ring was full'),
     w32('pages_touched', 'tail sub-buffer advances'),
@@ -285,16 +285,16 @@ const cpuIndex = (name: string): number => CpuControlLayout.offsetOf(name) / 4;
 export const WSEQ_INDEX = cpuIndex('wseq');
 /** Int32 index of the tail sub-buffer id. */
 export const TAIL_PAGE_INDEX = cpuIndex('tail_page');
-/** Int32 index of the committed write offset on the tail sub-buffer. */
-export const WRITE_INDEX = cpuIndex('write');
+/** Int32 index of the tail sub-buffer the entry bases were last brought up to. */
+export const BASE_PAGE_INDEX = cpuIndex('base_page');
 /** Int32 index of the commit-overrun counter. */
 export const COMMIT_OVERRUN_INDEX = cpuIndex('commit_overrun');
 /** Float64 index of the last committed timestamp. */
 export const LAST_TS_F64_INDEX = CpuControlLayout.offsetOf('last_ts') / 8;
-/** Int32 index of the low word of `entries`. */
-export const ENTRIES_INDEX = cpuIndex('entries');
-/** Int32 index of the low word of `entries_bytes`. */
-export const ENTRIES_BYTES_INDEX = cpuIndex('entries_bytes');
+/** Int32 index of the low word of `entries_base`. */
+export const ENTRIES_BASE_INDEX = cpuIndex('entries_base');
+/** Int32 index of the low word of `entries_bytes_base`. */
+export const ENTRIES_BYTES_BASE_INDEX = cpuIndex('entries_bytes_base');
 /** Int32 index of the low word of `overrun`. */
 export const OVERRUN_INDEX = cpuIndex('overrun');
 /** Int32 index of the low word of `dropped_events`. */

@@ -20,8 +20,9 @@ import {
   CTRL_RECORD_OFF,
   CTRL_RESETTING,
   DROPPED_EVENTS_INDEX,
-  ENTRIES_BYTES_INDEX,
-  ENTRIES_INDEX,
+  BASE_PAGE_INDEX,
+  ENTRIES_BASE_INDEX,
+  ENTRIES_BYTES_BASE_INDEX,
   EventType,
   LAST_TS_F64_INDEX,
   MIN_DISCARD_LENGTH,
@@ -43,7 +44,6 @@ import {
   WAITERS_INDEX,
   WAIT_ANY,
   WAIT_FULL,
-  WRITE_INDEX,
   WSEQ_INDEX,
 } from './layout.js';
 
@@ -89,7 +89,7 @@ export class Producer {
   readonly #dataSize: number;
   readonly #subbufSize: number;
   readonly #nextBase: number;
-  readonly #entriesBase: number;
+  readonly #entriesArray: number;
   readonly #realEndBase: number;
   readonly #overwrite: boolean;
   readonly #clockKind: number;
@@ -105,8 +105,8 @@ export class Producer {
   #write = 0;
   #pageEntries = 0;
   #lastTs = 0;
-  #entries = 0;
-  #entriesBytes = 0;
+  #entriesBase = 0;
+  #bytesBase = 0;
   #overrun = 0;
   #dropped = 0;
   #pagesTouched = 0;
@@ -132,7 +132,7 @@ export class Producer {
     this.#dataSize = cb.dataSize;
     this.#subbufSize = cb.subbufSize;
     this.#nextBase = cb.nextBase;
-    this.#entriesBase = cb.entriesBase;
+    this.#entriesArray = cb.entriesBase;
     this.#realEndBase = cb.realEndBase;
     this.#overwrite = ctx.overwrite;
     this.#clockKind = ctx.clockKind;
@@ -152,11 +152,11 @@ export class Producer {
     this.#seq = Atomics.load(ctl, WSEQ_INDEX);
     this.#tail = Atomics.load(ctl, TAIL_PAGE_INDEX);
     this.#pageBase = (this.#tail + 1) * this.#subbufSize;
-    this.#write = ctl[WRITE_INDEX]!;
-    this.#pageEntries = ctl[this.#entriesBase + this.#tail]!;
+    this.#write = this.#commitLength(this.#tail);
+    this.#pageEntries = ctl[this.#entriesArray + this.#tail]!;
     this.#lastTs = this.#ctlF64[LAST_TS_F64_INDEX]!;
-    this.#entries = read64(ctl, ENTRIES_INDEX);
-    this.#entriesBytes = read64(ctl, ENTRIES_BYTES_INDEX);
+    this.#entriesBase = read64(ctl, ENTRIES_BASE_INDEX);
+    this.#bytesBase = read64(ctl, ENTRIES_BYTES_BASE_INDEX);
     this.#overrun = read64(ctl, OVERRUN_INDEX);
     this.#dropped = read64(ctl, DROPPED_EVENTS_INDEX);
     this.#pagesTouched = ctl[PAGES_TOUCHED_INDEX]! >>> 0;
@@ -290,14 +290,12 @@ export class Producer {
       Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
       return false;
     }
-    const size = this.#pendingSize;
-    const write = this.#write + size;
+    // Everything a reader derives (entries = base + this count, bytes = base + commit) is
+    // in these three stores; a recovery after a crash here recounts the tail sub-buffer.
+    const write = this.#write + this.#pendingSize;
     this.#write = write;
     this.#i32[(this.#pageBase + SUBBUF_COMMIT_OFFSET) >> 2] = write;
-    ctl[WRITE_INDEX] = write;
-    ctl[this.#entriesBase + this.#tail] = ++this.#pageEntries;
-    write64(ctl, ENTRIES_INDEX, ++this.#entries);
-    write64(ctl, ENTRIES_BYTES_INDEX, (this.#entriesBytes += size));
+    ctl[this.#entriesArray + this.#tail] = ++this.#pageEntries;
     this.#lastTs = this.#pendingTs;
     this.#ctlF64[LAST_TS_F64_INDEX] = this.#pendingTs;
     this.#absoluteNext = false;
@@ -378,10 +376,10 @@ export class Producer {
           const update = (next << PAGE_LINK_SHIFT) | PageFlag.UPDATE;
           // Lost race with the reader's swap: the link now points at the old reader page.
           if (Atomics.compareExchange(ctl, nextBase + tail, head, update) !== head) continue;
-          this.#overrun += ctl[this.#entriesBase + next]!;
+          this.#overrun += ctl[this.#entriesArray + next]!;
           write64(ctl, OVERRUN_INDEX, this.#overrun);
-          this.#entriesBytes -= this.#commitLength(next);
-          write64(ctl, ENTRIES_BYTES_INDEX, this.#entriesBytes);
+          this.#bytesBase -= this.#commitLength(next);
+          write64(ctl, ENTRIES_BYTES_BASE_INDEX, this.#bytesBase);
           ctl[PAGES_LOST_INDEX] = ++this.#pagesLost;
         }
         // Set HEAD on the head's successor, then clear UPDATE on our link (also finishing a
@@ -402,11 +400,19 @@ export class Producer {
     return this.#i32[((id + 1) * this.#subbufSize + SUBBUF_COMMIT_OFFSET) >> 2]! & COMMIT_LENGTH_MASK;
   }
 
-  /** Makes `id` the tail: empty it (kernel `rb_tail_page_update`) and publish the move. */
+  /**
+   * Makes `id` the tail: bring the bases up to the old tail, empty `id` (kernel
+   * `rb_tail_page_update`) and publish the move.
+   */
   #enterPage(id: number): void {
     const ctl = this.#ctl;
+    this.#entriesBase += this.#pageEntries;
+    this.#bytesBase += this.#write;
+    write64(ctl, ENTRIES_BASE_INDEX, this.#entriesBase);
+    write64(ctl, ENTRIES_BYTES_BASE_INDEX, this.#bytesBase);
+    ctl[BASE_PAGE_INDEX] = id;
     const base = (id + 1) * this.#subbufSize;
-    ctl[this.#entriesBase + id] = 0;
+    ctl[this.#entriesArray + id] = 0;
     ctl[this.#realEndBase + id] = 0;
     this.#i32[(base + SUBBUF_COMMIT_OFFSET) >> 2] = 0;
     this.#i32[((base + SUBBUF_COMMIT_OFFSET) >> 2) + 1] = 0;
@@ -414,7 +420,6 @@ export class Producer {
     this.#pageBase = base;
     this.#write = 0;
     this.#pageEntries = 0;
-    ctl[WRITE_INDEX] = 0;
     ctl[PAGES_TOUCHED_INDEX] = ++this.#pagesTouched;
     Atomics.store(ctl, TAIL_PAGE_INDEX, id);
   }
@@ -443,10 +448,7 @@ export class Producer {
     i32[at] = EventType.PADDING | (1 << 5);
     i32[at + 1] = rest - 4;
     this.#write = this.#dataSize;
-    ctl[WRITE_INDEX] = this.#dataSize;
     i32[(this.#pageBase + SUBBUF_COMMIT_OFFSET) >> 2] = this.#dataSize;
-    this.#entriesBytes += rest;
-    write64(ctl, ENTRIES_BYTES_INDEX, this.#entriesBytes);
   }
 
   /**
