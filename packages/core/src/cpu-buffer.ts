@@ -9,6 +9,7 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { read64, write64 } from './counters.js';
+import { SubbufReader } from './decoder.js';
 import { ErrorCode, TraceBufferError } from './errors.js';
 import {
   COMMIT_LENGTH_MASK,
@@ -18,6 +19,7 @@ import {
   CTRL_RESETTING,
   DROPPED_EVENTS_INDEX,
   BASE_PAGE_INDEX,
+  CLAIM_INDEX,
   ENTRIES_BASE_INDEX,
   ENTRIES_BYTES_BASE_INDEX,
   HEAD_PAGE_INDEX,
@@ -628,6 +630,71 @@ export class CpuBuffer {
     } finally {
       this.unlockReader();
     }
+  }
+
+  /**
+   * Takes back the slot of a producer whose thread died (crashed or was terminated), possibly
+   * inside its publish sequence. The caller asserts that the owner is dead. A half-published
+   * event is rolled forward to what the commit word says (the tail sub-buffer is recounted, so
+   * a half-written event is never visible); a half-done tail move is completed; a head push left
+   * in UPDATE is finished. Returns true when a critical section had to be repaired.
+   */
+  recoverProducer(): boolean {
+    const ctl = this.ctl;
+    this.lockReader();
+    try {
+      const seq = Atomics.load(ctl, WSEQ_INDEX);
+      const repaired = (seq & 1) !== 0;
+      if (repaired) {
+        this.#finishPush();
+        let tail = ctl[TAIL_PAGE_INDEX]!;
+        const basePage = ctl[BASE_PAGE_INDEX]!;
+        if (basePage !== tail) {
+          // Died between bringing the bases up to date and publishing the new tail: finish the move.
+          this.#emptyPage(basePage);
+          ctl[PAGES_TOUCHED_INDEX] = (ctl[PAGES_TOUCHED_INDEX]! + 1) | 0;
+          Atomics.store(ctl, TAIL_PAGE_INDEX, basePage);
+          tail = basePage;
+        }
+        const counted = this.#recount(tail);
+        ctl[this.entriesBase + tail] = counted.entries;
+        if (counted.entries > 0) this.ctlF64[LAST_TS_F64_INDEX] = counted.lastTs;
+        Atomics.store(ctl, WSEQ_INDEX, seq + 1);
+      }
+      Atomics.store(ctl, CLAIM_INDEX, 0);
+      return repaired;
+    } finally {
+      this.unlockReader();
+    }
+  }
+
+  /** Finishes a head push a dead producer left with an UPDATE link. */
+  #finishPush(): void {
+    const ctl = this.ctl;
+    for (let id = 0; id < this.nrSubbufs; id++) {
+      const link = Atomics.load(ctl, this.nextBase + id);
+      if ((link & PAGE_FLAG_MASK) !== PageFlag.UPDATE) continue;
+      const head = link >>> PAGE_LINK_SHIFT;
+      const after = Atomics.load(ctl, this.nextBase + head) & ~PAGE_FLAG_MASK;
+      Atomics.store(ctl, this.nextBase + head, after | PageFlag.HEAD);
+      Atomics.store(ctl, this.nextBase + id, head << PAGE_LINK_SHIFT);
+    }
+  }
+
+  #emptyPage(id: number): void {
+    this.ctl[this.entriesBase + id] = 0;
+    this.ctl[this.realEndBase + id] = 0;
+    const at = (this.subbufOffset(id) + SUBBUF_COMMIT_OFFSET) >> 2;
+    this.i32[at + 1] = 0;
+    Atomics.store(this.i32, at, 0);
+  }
+
+  /** Counts the data events of sub-buffer `id` up to its commit, and the last one's timestamp. */
+  #recount(id: number): { entries: number; lastTs: number } {
+    const r = new SubbufReader().load(this.u8, this.subbufOffset(id));
+    let entries = 0;
+    while (r.next()) entries++;
+    return { entries, lastTs: r.timestamp };
   }
 
   /** The head during a reset (no producer can move it now): the page a HEAD or UPDATE link points to. */

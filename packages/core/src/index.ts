@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export { TraceBuffer, resolveOptions } from './trace-buffer.js';
-export type { CpuStats, TraceBufferConfig, TraceBufferHandle, TraceBufferOptions } from './trace-buffer.js';
+export type { CpuStats, DrainOptions, DrainSink, TraceBufferConfig, TraceBufferHandle, TraceBufferOptions } from './trace-buffer.js';
 export { Producer } from './producer.js';
 export type { Reservation } from './producer.js';
 export { AbortError, Mapping } from './mapping.js';
@@ -35,3 +35,5 @@ export {
   TRACE_MMAP_IOCTL_WAKE,
   describeLayout,
 } from './layout.js';
+/** Every layout constant (offsets, indexes, flags) for tools and white-box tests. */
+export * as layout from './layout.js';

@@ -27,10 +27,30 @@ import {
   READER_PAGE_INDEX,
   READ_BYTES_INDEX,
   READ_INDEX,
+  TRACE_MMAP_IOCTL_GET_READER,
   cpuControlLength,
 } from './layout.js';
+import { SubbufReader } from './decoder.js';
 import { Mapping, type MapRange, type MappingHost } from './mapping.js';
 import { Producer, type ProducerContext } from './producer.js';
+
+/** Receives the events of {@link TraceBuffer.drainTo}. */
+export interface DrainSink {
+  /** One committed event; `payload` is a view valid only during the call (copy it to keep it). */
+  event(cpu: number, timestamp: number, payload: Uint8Array): void;
+  /** Events lost before the next event of `cpu` (-1: lost, number unknown). */
+  lost?(cpu: number, count: number): void;
+}
+
+/** Options of {@link TraceBuffer.drainTo}. */
+export interface DrainOptions {
+  /**
+   * Treat every producer as dead and take its slot back first (after a crash, or from
+   * `process.on('exit')` once producers are gone): a producer that died inside its publish
+   * sequence would otherwise keep readers waiting. Default false.
+   */
+  readonly recover?: boolean;
+}
 
 /** Options of {@link TraceBuffer.create}. */
 export interface TraceBufferOptions {
@@ -359,6 +379,62 @@ export class TraceBuffer implements MappingHost {
       if ((link & PAGE_FLAG_MASK) !== PageFlag.NORMAL) return link >>> PAGE_LINK_SHIFT;
     }
     return cb.ctl[READER_PAGE_INDEX]!;
+  }
+
+  /**
+   * Synchronously hands every committed, unread event of every CPU buffer to `sink`, CPU by CPU
+   * in commit order, consuming them as GET_READER does (usable from `process.on('exit')` or
+   * after a worker crash: nothing that was committed is lost). Returns the number of events.
+   */
+  drainTo(sink: DrainSink | ((cpu: number, timestamp: number, payload: Uint8Array) => void), options: DrainOptions = {}): number {
+    const target: DrainSink = typeof sink === 'function' ? { event: sink } : sink;
+    if (target === null || typeof target !== 'object' || typeof target.event !== 'function') {
+      invalid('sink must be a function or have an event() method', 'sink', sink);
+    }
+    let count = 0;
+    const r = new SubbufReader();
+    for (const cb of this.#cpus) {
+      if (options.recover === true && Atomics.load(cb.ctl, CLAIM_INDEX) !== 0) this.#recoverSlot(cb);
+      const m = new Mapping(cb, this);
+      try {
+        let lastId = m.readerId;
+        let lastRead = m.readerRead;
+        for (;;) {
+          m.ioctl(TRACE_MMAP_IOCTL_GET_READER);
+          const id = m.readerId;
+          const read = m.readerRead;
+          if (id === lastId && read === lastRead) break;
+          const from = id === lastId && read >= lastRead ? lastRead : 0;
+          r.load(m.bytes, m.subbufOffset(id), from, read);
+          if (from === 0 && r.missedEvents) target.lost?.(cb.cpu, r.lostEvents);
+          while (r.next()) {
+            target.event(cb.cpu, r.timestamp, m.bytes.subarray(r.payloadOffset, r.payloadOffset + r.payloadLength));
+            count++;
+          }
+          lastId = id;
+          lastRead = read;
+        }
+      } finally {
+        m.unmap();
+      }
+    }
+    return count;
+  }
+
+  /**
+   * Takes back slot `cpu` from a producer whose thread died (crashed, or was terminated
+   * mid-write). The caller asserts the owner is dead. The ring stays consistent and a
+   * half-written event is never visible. Returns true when the producer died inside its
+   * critical section and it had to be repaired.
+   */
+  recover(cpu: number): boolean {
+    this.#checkCpu(cpu);
+    return this.#recoverSlot(this.#cpus[cpu]!);
+  }
+
+  #recoverSlot(cb: CpuBuffer): boolean {
+    for (const p of this.#producers) if (p.cpu === cb.cpu) this.#producers.delete(p);
+    return cb.recoverProducer();
   }
 
   /** Producers claimed through this object and not released yet. */
