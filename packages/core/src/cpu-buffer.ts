@@ -11,6 +11,7 @@ import { isMainThread } from 'node:worker_threads';
 import { read64, write64 } from './counters.js';
 import { SubbufReader } from './decoder.js';
 import { ErrorCode, TraceBufferError } from './errors.js';
+import { InterleavePoint, interleaveHook } from './interleave.js';
 import {
   COMMIT_LENGTH_MASK,
   CTRL_GEN_UNIT,
@@ -375,6 +376,7 @@ export class CpuBuffer {
         Atomics.store(ctl, this.nextBase + reader, (next << PAGE_LINK_SHIFT) | PageFlag.HEAD);
         ctl[this.prevBase + reader] = prev;
         overrun = this.writerSnapshot().overrun;
+        if (interleaveHook !== undefined) interleaveHook(InterleavePoint.READER_SWAP_BEFORE_CAS, this.cpu);
         const expected = (head << PAGE_LINK_SHIFT) | PageFlag.HEAD;
         if (Atomics.compareExchange(ctl, this.nextBase + prev, expected, reader << PAGE_LINK_SHIFT) === expected) {
           ctl[this.prevBase + next] = reader;
@@ -430,6 +432,7 @@ export class CpuBuffer {
         if (this.#empty()) break;
         const reader = ctl[READER_PAGE_INDEX]!;
         const page = this.#readPage(reader);
+        if (interleaveHook !== undefined) interleaveHook(InterleavePoint.READER_AFTER_READ_PAGE, this.cpu);
         const readerRead = ctl[READER_READ_INDEX]!;
         if (readerRead < page.length) {
           write64(ctl, READ_INDEX, read64(ctl, READ_INDEX) + page.entries - ctl[READER_READ_ENTRIES_INDEX]!);

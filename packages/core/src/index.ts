@@ -37,3 +37,5 @@ export {
 } from './layout.js';
 /** Every layout constant (offsets, indexes, flags) for tools and white-box tests. */
 export * as layout from './layout.js';
+export { InterleavePoint, setInterleaveHook } from './interleave.js';
+export type { InterleaveHook, InterleavePointName } from './interleave.js';

@@ -11,6 +11,7 @@
 import { counterNext, ClockKind, monoNow } from './clock.js';
 import { read64, write64 } from './counters.js';
 import type { CpuBuffer } from './cpu-buffer.js';
+import { InterleavePoint, interleaveHook } from './interleave.js';
 import { ErrorCode, TraceBufferError, invalid } from './errors.js';
 import { TIME_EXTEND_UNIT, dataTypeLen, eventLength, payloadOffset } from './event.js';
 import {
@@ -290,6 +291,7 @@ export class Producer {
       Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
       return false;
     }
+    if (interleaveHook !== undefined) interleaveHook(InterleavePoint.PRODUCER_PUBLISH, this.cpu);
     // Everything a reader derives (entries = base + this count, bytes = base + commit) is
     // in these three stores; a recovery after a crash here recounts the tail sub-buffer.
     const write = this.#write + this.#pendingSize;
@@ -363,6 +365,7 @@ export class Producer {
     const nextBase = this.#nextBase;
     let moved = false;
     for (;;) {
+      if (interleaveHook !== undefined) interleaveHook(InterleavePoint.PRODUCER_MOVE_TAIL, this.cpu);
       const link = Atomics.load(ctl, nextBase + tail);
       const next = link >>> PAGE_LINK_SHIFT;
       const flag = link & PAGE_FLAG_MASK;
@@ -376,6 +379,7 @@ export class Producer {
           const update = (next << PAGE_LINK_SHIFT) | PageFlag.UPDATE;
           // Lost race with the reader's swap: the link now points at the old reader page.
           if (Atomics.compareExchange(ctl, nextBase + tail, head, update) !== head) continue;
+          if (interleaveHook !== undefined) interleaveHook(InterleavePoint.PRODUCER_PUSH_UPDATE, this.cpu);
           this.#overrun += ctl[this.#entriesArray + next]!;
           write64(ctl, OVERRUN_INDEX, this.#overrun);
           this.#bytesBase -= this.#commitLength(next);
