@@ -93,6 +93,16 @@ export interface MappingHost {
 export interface WaitOptions {
   /** Give up after this many milliseconds (default: wait forever). */
   readonly timeoutMs?: number;
+  /** Watermark for this wait, 0..100 (default: the buffer's `bufferPercent`; 0 = any data). */
+  readonly bufferPercent?: number;
+}
+
+function checkPercent(percent: unknown, fallback: number): number {
+  if (percent === undefined) return fallback;
+  if (!Number.isInteger(percent) || (percent as number) < 0 || (percent as number) > 100) {
+    invalid('bufferPercent must be an integer 0..100', 'bufferPercent', percent);
+  }
+  return percent as number;
 }
 
 /** Options of {@link Mapping.waitAsync}. */
@@ -249,8 +259,9 @@ export class Mapping {
    */
   wait(options: WaitOptions = {}): boolean {
     const timeout = checkTimeout(options.timeoutMs);
+    const percent = checkPercent(options.bufferPercent, this.#host.config.bufferPercent);
     this.#checkMapped();
-    const seq = this.#cb.prepareWait(this.#host.config.bufferPercent);
+    const seq = this.#cb.prepareWait(percent);
     if (seq < 0) return true;
     return Atomics.wait(this.#cb.ctl, WAKE_SEQ_INDEX, seq, timeout) !== 'timed-out';
   }
@@ -262,10 +273,11 @@ export class Mapping {
    */
   async waitAsync(options: WaitAsyncOptions = {}): Promise<boolean> {
     const timeout = checkTimeout(options.timeoutMs);
+    const percent = checkPercent(options.bufferPercent, this.#host.config.bufferPercent);
     const signal = options.signal;
     if (signal?.aborted) throw new AbortError('the wait was aborted', { cause: signal.reason });
     this.#checkMapped();
-    const seq = this.#cb.prepareWait(this.#host.config.bufferPercent);
+    const seq = this.#cb.prepareWait(percent);
     if (seq < 0) return true;
     const result = Atomics.waitAsync(this.#cb.ctl, WAKE_SEQ_INDEX, seq, timeout);
     if (!result.async) return result.value !== 'timed-out';

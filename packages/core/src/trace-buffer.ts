@@ -30,6 +30,8 @@ import {
   TRACE_MMAP_IOCTL_GET_READER,
   cpuControlLength,
 } from './layout.js';
+import type { Readable } from 'node:stream';
+import { type ConsumeOptions, type TraceEvent, consumeEvents, rawStream } from './consumer.js';
 import { SubbufReader } from './decoder.js';
 import { Mapping, type MapRange, type MappingHost } from './mapping.js';
 import { Producer, type ProducerContext } from './producer.js';
@@ -435,6 +437,28 @@ export class TraceBuffer implements MappingHost {
   #recoverSlot(cb: CpuBuffer): boolean {
     for (const p of this.#producers) if (p.cpu === cb.cpu) this.#producers.delete(p);
     return cb.recoverProducer();
+  }
+
+  /**
+   * Every event of every CPU buffer, merged in timestamp order, as an async iterator (like
+   * reading `trace_pipe`): built on map + GET_READER + `waitAsync`. Consumes what it yields.
+   * Waits for more data unless `untilEmpty`; ends when `signal` aborts.
+   *
+   * ```ts
+   * for await (const e of tb.consume({ signal })) console.log(e.cpu, e.timestamp, e.payload);
+   * ```
+   */
+  consume(options?: ConsumeOptions): AsyncGenerator<TraceEvent, void, undefined> {
+    return consumeEvents(this, options);
+  }
+
+  /**
+   * A Node `Readable` of raw sub-buffers of CPU buffer `cpu` (like reading `trace_pipe_raw`):
+   * each chunk is one sub-buffer in the kernel format holding what one GET_READER handed out.
+   */
+  rawStream(cpu: number, options?: ConsumeOptions): Readable {
+    this.#checkCpu(cpu);
+    return rawStream(this, cpu, options);
   }
 
   /** Producers claimed through this object and not released yet. */

@@ -1,0 +1,114 @@
+/**
+ * High-level consumers (issue 3): `tb.consume()` merges every CPU's events in timestamp order
+ * like `trace_pipe`; `tb.rawStream(cpu)` is a Readable of kernel-format sub-buffers like
+ * `trace_pipe_raw`. Both run on map + GET_READER + waits.
+ */
+import { Worker } from 'node:worker_threads';
+import { SubbufReader, type TraceEvent, TraceBuffer } from '@tracebuf/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { seqPayload } from './support/drain.js';
+import { checkEvent } from './support/events.js';
+
+const workers = new Set<Worker>();
+afterEach(async () => {
+  await Promise.all([...workers].map((w) => w.terminate()));
+  workers.clear();
+});
+
+const seqOf = (payload: Uint8Array): number => new DataView(payload.buffer, payload.byteOffset).getUint32(8, true);
+
+describe('tb.consume()', () => {
+  it('merges the CPUs in timestamp order', async () => {
+    const tb = TraceBuffer.create({ cpus: 3, subbufSize: 4096, nrSubbufs: 32, clock: 'counter' });
+    const producers = [0, 1, 2].map((cpu) => tb.producer(cpu));
+    // A deterministic scatter of 3000 events over the three CPUs; the counter clock numbers them.
+    for (let seq = 1; seq <= 3000; seq++) producers[(seq * 7919) % 3]!.write(seqPayload(12 + (seq % 60), seq));
+    const seen: TraceEvent[] = [];
+    for await (const e of tb.consume({ untilEmpty: true })) seen.push(e);
+    expect(seen.map((e) => seqOf(e.payload))).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
+    expect(seen.map((e) => e.timestamp)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
+    expect(seen.every((e) => e.cpu === (seqOf(e.payload) * 7919) % 3 && e.lostBefore === 0)).toBe(true);
+    // It consumed them.
+    for (const cpu of [0, 1, 2]) expect(tb.stats(cpu).entries).toBe(0);
+  });
+
+  it('reports losses with the first event after them', async () => {
+    const tb = TraceBuffer.create({ cpus: 1, subbufSize: 4096, nrSubbufs: 4, overwrite: true });
+    const p = tb.producer(0);
+    for (let seq = 1; seq <= 400; seq++) p.write(seqPayload(108, seq));
+    const seen: TraceEvent[] = [];
+    for await (const e of tb.consume({ untilEmpty: true })) seen.push(e);
+    expect(seen[0]!.lostBefore).toBe(324);
+    expect(seqOf(seen[0]!.payload)).toBe(325);
+    expect(seen.length + seen[0]!.lostBefore).toBe(400);
+  });
+
+  it('waits for producers in other threads and stops when the signal aborts', async () => {
+    const tb = TraceBuffer.create({ cpus: 2, subbufSize: 4096, nrSubbufs: 64, overwrite: false });
+    const count = 5000;
+    for (const cpu of [0, 1]) {
+      const w = new Worker(new URL('./fixtures/producer-worker.mjs', import.meta.url), {
+        workerData: { handle: tb.handle, cpu, count, minLength: 16, maxLength: 64, retryWhenFull: true },
+      });
+      workers.add(w);
+    }
+    const ac = new AbortController();
+    const last = [0, 0];
+    let total = 0;
+    for await (const e of tb.consume({ signal: ac.signal })) {
+      const c = checkEvent(e.payload, 0, e.payload.length);
+      expect(c.cpu).toBe(e.cpu);
+      expect(c.seq).toBe(last[e.cpu]! + 1);
+      last[e.cpu] = c.seq;
+      if (++total === 2 * count) ac.abort();
+    }
+    expect(last).toEqual([count, count]);
+  });
+});
+
+/** Reads a byte stream to its end and cuts it into sub-buffers (the stream may merge chunks). */
+async function subbufs(stream: AsyncIterable<unknown>, size: number): Promise<Uint8Array[]> {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(chunk as Buffer);
+  const all = Buffer.concat(parts);
+  expect(all.length % size).toBe(0);
+  return Array.from({ length: all.length / size }, (_, i) => new Uint8Array(all.subarray(i * size, (i + 1) * size)));
+}
+
+describe('tb.rawStream(cpu)', () => {
+  it('streams kernel-format sub-buffers that decode to every event once', async () => {
+    const tb = TraceBuffer.create({ cpus: 1, subbufSize: 4096, nrSubbufs: 8, clock: 'counter' });
+    const p = tb.producer(0);
+    const chunks: Uint8Array[] = [];
+    // Write in bursts with reads between, so some chunks continue a sub-buffer the producer is on.
+    let seq = 0;
+    for (let burst = 0; burst < 5; burst++) {
+      for (let i = 0; i < 57; i++) p.write(seqPayload(40, ++seq));
+      chunks.push(...(await subbufs(tb.rawStream(0, { untilEmpty: true }), 4096)));
+    }
+    const r = new SubbufReader();
+    const seqs: number[] = [];
+    const stamps: number[] = [];
+    for (const chunk of chunks) {
+      expect(chunk.length).toBe(4096);
+      r.load(chunk);
+      while (r.next()) {
+        seqs.push(seqOf(chunk.subarray(r.payloadOffset)));
+        stamps.push(r.timestamp);
+      }
+    }
+    expect(seqs).toEqual(Array.from({ length: seq }, (_, i) => i + 1));
+    // The counter clock stamps event n with n: the copied sub-buffers keep every timestamp right.
+    expect(stamps).toEqual(seqs);
+    expect(chunks.length).toBeGreaterThan(5);
+  });
+
+  it('keeps the missed-events flags and the stored count', async () => {
+    const tb = TraceBuffer.create({ cpus: 1, subbufSize: 4096, nrSubbufs: 4, overwrite: true });
+    const p = tb.producer(0);
+    for (let seq = 1; seq <= 400; seq++) p.write(seqPayload(108, seq));
+    const chunks = await subbufs(tb.rawStream(0, { untilEmpty: true }), 4096);
+    const r = new SubbufReader().load(chunks[0]!);
+    expect([r.missedEvents, r.lostEvents, r.commitLength]).toEqual([true, 324, 4032]);
+  });
+});
