@@ -1,0 +1,347 @@
+/**
+ * Question: how many ns does one tracebuf write cost, next to the raw stores it does?
+ *
+ * One thread, one ring, no reader. For payloads of 8, 32, 128 and 1024 bytes:
+ *
+ * - `tracebuf counter` / `tracebuf mono`: `producer.write(payload)` on
+ *   `TraceBuffer.create({ cpus: 1, subbufSize: 4096, nrSubbufs: 256, overwrite: true, clock })`.
+ * - `baseline a`: only the stores such a write cannot avoid — the header word (plus the length
+ *   word of the long form) and the payload bytes into a SharedArrayBuffer ring of the same size
+ *   (wrapping), then one `Atomics.store` that publishes the new end. Events have the kernel
+ *   format's sizes and payload offsets (core's `eventLength` / `payloadOffset`), so the payload
+ *   lands at the same alignment as in tracebuf — that matters: `Uint8Array.set` into shared memory
+ *   is several times slower when the destination is not 8-byte aligned. The payload is copied
+ *   the way tracebuf copies it (byte loop up to 64 bytes, `Uint8Array.set` above), so the
+ *   difference is the ring buffer's own work, not the copy strategy.
+ * - `baseline b`: baseline a plus one `performance.now()` read per event, turned into a
+ *   nanosecond delta stored in the header word (what the `mono` clock needs at least).
+ *
+ * Matching pairs: `counter` vs a (no clock read), `mono` vs b (one clock read). The issue's goal is
+ * a tracebuf write within 1.5× of its matching baseline; this script reports whether that holds
+ * and does not assert it. Every task iteration writes a batch of events (1000 by default) so that
+ * tinybench's per-call overhead does not dominate; figures are ns per event.
+ *
+ * Run: `node benchmarks/dist/write-single-thread.js` (after `npx tsc -b benchmarks`).
+ * Env: TRACEBUF_BENCH_SMOKE=1, TRACEBUF_BENCH_TIME_MS, TRACEBUF_BENCH_ROUNDS, TRACEBUF_BENCH_BATCH.
+ *
+ * @packageDocumentation
+ */
+import { TraceBuffer, dataTypeLen, eventLength, payloadOffset } from '@tracebuf/core';
+import type { Producer } from '@tracebuf/core';
+import { Bench } from 'tinybench';
+import {
+  SMOKE,
+  envInt,
+  environment,
+  fillerBytes,
+  fixed,
+  isMain,
+  mean,
+  median,
+  printEnvironment,
+  printTable,
+  quantile,
+  writeResult,
+} from './common.js';
+
+/** The question this script answers (printed and stored in the JSON). */
+export const QUESTION = 'how many ns does one tracebuf write cost, next to the raw stores it does?';
+
+/** Payload sizes in bytes. */
+export const PAYLOAD_LENGTHS = [8, 32, 128, 1024] as const;
+
+/** The issue's goal: a tracebuf write costs at most this many times its matching baseline. */
+export const GOAL_RATIO = 1.5;
+
+const SUBBUF_SIZE = 4096;
+const NR_SUBBUFS = 256;
+/** The baseline ring has the bytes of tracebuf's sub-buffers: 256 × 4 KiB. */
+const RAW_RING_LENGTH = SUBBUF_SIZE * NR_SUBBUFS;
+/** Largest payload copied with a byte loop; longer ones use `Uint8Array.set` (as producer.ts does). */
+const BYTE_LOOP_MAX_LENGTH = 64;
+/** Bytes of the event header word; the long form's length word counts the event minus it. */
+const HEADER_WORD_LENGTH = 4;
+
+/**
+ * The baseline ring: per event the header word(s) and the payload bytes, laid out with the kernel
+ * event sizes (4-byte aligned), wrapping to offset 0 when an event does not fit; one
+ * `Atomics.store` of the end offset publishes each event. The published word lives in its own
+ * SharedArrayBuffer, as tracebuf's control words do.
+ */
+class RawRing {
+  readonly #u8: Uint8Array;
+  readonly #i32: Int32Array;
+  readonly #published: Int32Array;
+  readonly #length: number;
+  #write = 0;
+  #lastNs = 0;
+
+  constructor(length: number) {
+    const data = new SharedArrayBuffer(length);
+    this.#u8 = new Uint8Array(data);
+    this.#i32 = new Int32Array(data);
+    this.#published = new Int32Array(new SharedArrayBuffer(64));
+    this.#length = length;
+  }
+
+  /** Baseline a: header word, payload bytes, one `Atomics.store`. */
+  store(payload: Uint8Array): boolean {
+    const length = payload.length;
+    const size = eventLength(length);
+    let at = this.#write;
+    if (at + size > this.#length) at = 0;
+    const typeLen = dataTypeLen(size);
+    this.#i32[at >> 2] = typeLen;
+    if (typeLen === 0) this.#i32[(at >> 2) + 1] = size - HEADER_WORD_LENGTH;
+    const u8 = this.#u8;
+    const p = at + payloadOffset(size);
+    if (length <= BYTE_LOOP_MAX_LENGTH) {
+      for (let i = 0; i < length; i++) u8[p + i] = payload[i]!;
+    } else {
+      u8.set(payload, p);
+    }
+    this.#write = at + size;
+    Atomics.store(this.#published, 0, at + size);
+    return true;
+  }
+
+  /** Baseline b: baseline a plus one `performance.now()` read, stored as a ns delta in the header. */
+  storeClocked(payload: Uint8Array): boolean {
+    const ns = Math.floor(performance.now() * 1e6);
+    const delta = ns - this.#lastNs;
+    this.#lastNs = ns;
+    const length = payload.length;
+    const size = eventLength(length);
+    let at = this.#write;
+    if (at + size > this.#length) at = 0;
+    const typeLen = dataTypeLen(size);
+    this.#i32[at >> 2] = typeLen | ((delta & 0x7ffffff) << 5);
+    if (typeLen === 0) this.#i32[(at >> 2) + 1] = size - HEADER_WORD_LENGTH;
+    const u8 = this.#u8;
+    const p = at + payloadOffset(size);
+    if (length <= BYTE_LOOP_MAX_LENGTH) {
+      for (let i = 0; i < length; i++) u8[p + i] = payload[i]!;
+    } else {
+      u8.set(payload, p);
+    }
+    this.#write = at + size;
+    Atomics.store(this.#published, 0, at + size);
+    return true;
+  }
+}
+
+/** The four variants measured per payload size. */
+export const Variant = {
+  BASELINE_A: 'baseline a (stores + Atomics.store)',
+  BASELINE_B: 'baseline b (a + performance.now())',
+  COUNTER: 'tracebuf clock=counter',
+  MONO: 'tracebuf clock=mono',
+} as const;
+type VariantName = (typeof Variant)[keyof typeof Variant];
+const VARIANTS: readonly VariantName[] = [Variant.BASELINE_A, Variant.BASELINE_B, Variant.COUNTER, Variant.MONO];
+
+/** Per-event figures of one variant at one payload size, pooled over every round. */
+export interface WriteResult {
+  readonly payload: number;
+  readonly variant: VariantName;
+  /** Median over batches of the ns per event of a batch. */
+  readonly p50Ns: number;
+  readonly meanNs: number;
+  readonly p99Ns: number;
+  readonly minNs: number;
+  /** Median ns/event of each round (spread between rounds shows noise from other processes). */
+  readonly roundMedianNs: readonly number[];
+  readonly batches: number;
+  readonly events: number;
+  /** Writes that returned false (should be 0: overwrite mode never drops). */
+  readonly dropped: number;
+}
+
+/** tracebuf ÷ baseline per payload size (medians). */
+export interface WriteRatios {
+  readonly payload: number;
+  /** Matching pair: mono vs baseline b. */
+  readonly monoVsB: number;
+  /** Matching pair: counter vs baseline a. */
+  readonly counterVsA: number;
+  readonly monoVsA: number;
+  readonly counterVsB: number;
+}
+
+/** Options of {@link runWriteSingleThread}. */
+export interface WriteBenchOptions {
+  /** tinybench time budget per task and round, ms. */
+  readonly timeMs: number;
+  readonly warmupMs: number;
+  /** Rounds over all tasks (interleaves the variants in time). */
+  readonly rounds: number;
+  /** Events written per task iteration. */
+  readonly batch: number;
+}
+
+/** Settings from the environment (smaller in smoke mode). */
+export function writeBenchOptions(): WriteBenchOptions {
+  return {
+    timeMs: envInt('TRACEBUF_BENCH_TIME_MS', SMOKE ? 10 : 500),
+    warmupMs: SMOKE ? 5 : 100,
+    rounds: envInt('TRACEBUF_BENCH_ROUNDS', SMOKE ? 1 : 3),
+    batch: envInt('TRACEBUF_BENCH_BATCH', SMOKE ? 100 : 1000),
+  };
+}
+
+/** Runs the benchmark, prints the report and writes `benchmarks/results/write-single-thread.json`. */
+export async function runWriteSingleThread(opts: WriteBenchOptions = writeBenchOptions()): Promise<{
+  results: WriteResult[];
+  ratios: WriteRatios[];
+}> {
+  const env = environment();
+  console.log(`\n=== write-single-thread: ${QUESTION}`);
+  printEnvironment(env);
+  console.log(
+    `settings: ${opts.batch} events per task iteration, ${opts.timeMs} ms per task, ${opts.rounds} round(s), ` +
+      `ring ${RAW_RING_LENGTH} B (tracebuf: subbufSize ${SUBBUF_SIZE}, nrSubbufs ${NR_SUBBUFS}, overwrite)`,
+  );
+
+  const producers: Record<'mono' | 'counter', Producer> = {
+    mono: TraceBuffer.create({ cpus: 1, subbufSize: SUBBUF_SIZE, nrSubbufs: NR_SUBBUFS, overwrite: true, clock: 'mono' }).producer(0),
+    counter: TraceBuffer.create({ cpus: 1, subbufSize: SUBBUF_SIZE, nrSubbufs: NR_SUBBUFS, overwrite: true, clock: 'counter' }).producer(0),
+  };
+  const raw = new RawRing(RAW_RING_LENGTH);
+  const batch = opts.batch;
+  const payloads = new Map<number, Uint8Array>(PAYLOAD_LENGTHS.map((n) => [n, fillerBytes(n, n + 1)]));
+  const dropped = new Map<string, number>();
+  const samplesNs = new Map<string, number[]>();
+  const roundMedians = new Map<string, number[]>();
+  const key = (payload: number, variant: VariantName): string => `${payload}B ${variant}`;
+
+  const body = (payload: Uint8Array, variant: VariantName): (() => void) => {
+    const k = key(payload.length, variant);
+    dropped.set(k, 0);
+    switch (variant) {
+      case Variant.BASELINE_A:
+        return () => {
+          for (let i = 0; i < batch; i++) raw.store(payload);
+        };
+      case Variant.BASELINE_B:
+        return () => {
+          for (let i = 0; i < batch; i++) raw.storeClocked(payload);
+        };
+      case Variant.COUNTER:
+      case Variant.MONO: {
+        const p = variant === Variant.MONO ? producers.mono : producers.counter;
+        return () => {
+          let lost = 0;
+          for (let i = 0; i < batch; i++) if (!p.write(payload)) lost++;
+          if (lost !== 0) dropped.set(k, dropped.get(k)! + lost);
+        };
+      }
+    }
+  };
+
+  for (let round = 0; round < opts.rounds; round++) {
+    const bench = new Bench({
+      name: `write-single-thread round ${round + 1}`,
+      time: opts.timeMs,
+      warmupTime: opts.warmupMs,
+      retainSamples: true,
+      throws: true,
+    });
+    for (const n of PAYLOAD_LENGTHS) {
+      const payload = payloads.get(n)!;
+      for (const v of VARIANTS) bench.add(key(n, v), body(payload, v));
+    }
+    await bench.run();
+    for (const task of bench.tasks) {
+      const r = task.result;
+      if (r.state !== 'completed') throw new Error(`task did not complete: ${task.name} state=${r.state}`);
+      const ns = (r.latency.samples ?? []).map((ms) => (ms * 1e6) / batch);
+      const all = samplesNs.get(task.name) ?? [];
+      for (const x of ns) all.push(x);
+      samplesNs.set(task.name, all);
+      const meds = roundMedians.get(task.name) ?? [];
+      meds.push(median(ns));
+      roundMedians.set(task.name, meds);
+    }
+    if (opts.rounds > 1) console.log(`round ${round + 1}/${opts.rounds} done`);
+  }
+
+  const results: WriteResult[] = [];
+  for (const n of PAYLOAD_LENGTHS) {
+    for (const v of VARIANTS) {
+      const k = key(n, v);
+      const ns = samplesNs.get(k) ?? [];
+      results.push({
+        payload: n,
+        variant: v,
+        p50Ns: median(ns),
+        meanNs: mean(ns),
+        p99Ns: quantile(ns, 0.99),
+        minNs: Math.min(...ns),
+        roundMedianNs: roundMedians.get(k) ?? [],
+        batches: ns.length,
+        events: ns.length * batch,
+        dropped: dropped.get(k) ?? 0,
+      });
+    }
+  }
+  const p50 = (payload: number, v: VariantName): number => results.find((r) => r.payload === payload && r.variant === v)!.p50Ns;
+  const ratios: WriteRatios[] = PAYLOAD_LENGTHS.map((n) => ({
+    payload: n,
+    monoVsB: p50(n, Variant.MONO) / p50(n, Variant.BASELINE_B),
+    counterVsA: p50(n, Variant.COUNTER) / p50(n, Variant.BASELINE_A),
+    monoVsA: p50(n, Variant.MONO) / p50(n, Variant.BASELINE_A),
+    counterVsB: p50(n, Variant.COUNTER) / p50(n, Variant.BASELINE_B),
+  }));
+
+  console.log('\nns per event (batch medians pooled over rounds; p99 is of batch means, not of single events):');
+  printTable(
+    ['payload', 'variant', 'p50 ns', 'mean ns', 'p99 ns', 'round medians', 'batches', 'dropped'],
+    results.map((r) => [
+      `${r.payload} B`,
+      r.variant,
+      fixed(r.p50Ns),
+      fixed(r.meanNs),
+      fixed(r.p99Ns),
+      r.roundMedianNs.map((x) => fixed(x)).join(' / '),
+      String(r.batches),
+      String(r.dropped),
+    ]),
+  );
+
+  console.log(`\nratios tracebuf ÷ baseline (p50). Matching pairs: mono÷b and counter÷a; goal ≤ ${GOAL_RATIO}×:`);
+  const mark = (x: number): string => `${fixed(x, 2)}× ${x <= GOAL_RATIO ? 'met' : 'NOT met'}`;
+  printTable(
+    ['payload', 'mono ÷ b', 'counter ÷ a', 'mono ÷ a', 'counter ÷ b'],
+    ratios.map((r) => [`${r.payload} B`, mark(r.monoVsB), mark(r.counterVsA), `${fixed(r.monoVsA, 2)}×`, `${fixed(r.counterVsB, 2)}×`]),
+  );
+
+  const pairs = ratios.flatMap((r) => [
+    { payload: r.payload, clock: 'mono', baseline: 'b', ratio: r.monoVsB, met: r.monoVsB <= GOAL_RATIO },
+    { payload: r.payload, clock: 'counter', baseline: 'a', ratio: r.counterVsA, met: r.counterVsA <= GOAL_RATIO },
+  ]);
+  const metCount = pairs.filter((p) => p.met).length;
+  const worst = pairs.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+  const verdict =
+    (SMOKE ? '[smoke, not meaningful] ' : '') +
+    (metCount === pairs.length
+      ? `goal MET: every tracebuf write is within ${GOAL_RATIO}× of its matching baseline (worst ${fixed(worst.ratio, 2)}× at ${worst.payload} B, ${worst.clock})`
+      : `goal NOT met for ${pairs.length - metCount} of ${pairs.length} (payload, clock) pairs; worst ${fixed(worst.ratio, 2)}× at ${worst.payload} B, clock ${worst.clock} vs baseline ${worst.baseline}`);
+  console.log(`\n${verdict}`);
+  const totalDropped = results.reduce((s, r) => s + r.dropped, 0);
+  if (totalDropped !== 0) console.log(`WARNING: ${totalDropped} tracebuf writes returned false (overwrite mode should never drop)`);
+
+  const path = writeResult('write-single-thread', {
+    benchmark: 'write-single-thread',
+    question: QUESTION,
+    environment: env,
+    settings: { ...opts, payloadLengths: PAYLOAD_LENGTHS, subbufSize: SUBBUF_SIZE, nrSubbufs: NR_SUBBUFS, rawRingLength: RAW_RING_LENGTH },
+    unit: 'ns per event',
+    results,
+    ratios,
+    goal: { ratio: GOAL_RATIO, pairs, met: metCount === pairs.length, verdict },
+  });
+  console.log(`JSON: ${path}`);
+  return { results, ratios };
+}
+
+if (isMain(import.meta.url)) await runWriteSingleThread();
