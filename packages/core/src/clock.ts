@@ -59,7 +59,7 @@ const HALF = 0x8000_0000;
  * The low 32 bits advance with one `Atomics.add`; the thread whose add crosses a 2^31 boundary
  * bumps the half-epoch word. A thread that reads the half-epoch word before that bump (or after
  * a later one) corrects it by the parity of its own low word, which is exact while threads are
- * fewer than 2^31 increments apart.
+ * fewer than 2^30 increments apart.
  */
 export function counterNext(global: Int32Array): number {
   const low = Atomics.add(global, COUNTER_LO_INDEX, 1) >>> 0;

@@ -8,7 +8,7 @@
  * @packageDocumentation
  */
 import { isMainThread } from 'node:worker_threads';
-import { read64, write64 } from './counters.js';
+import { load64, read64, store64, write64 } from './counters.js';
 import { SubbufReader } from './decoder.js';
 import { ErrorCode, TraceBufferError } from './errors.js';
 import { InterleavePoint, interleaveHook } from './interleave.js';
@@ -45,6 +45,7 @@ import {
   NEXT_ARRAY,
   OVERRUN_INDEX,
   PAGES_LOST_INDEX,
+  PAGES_INDEX,
   PAGES_READ_INDEX,
   PAGES_TOUCHED_INDEX,
   PAGE_ENTRIES_ARRAY,
@@ -62,6 +63,12 @@ import {
   READ_INDEX,
   REAL_END_ARRAY,
   SHORTEST_FULL_INDEX,
+  STAGED_BYTES_BASE_INDEX,
+  STAGED_ENTRIES_BASE_INDEX,
+  STAGED_OVERRUN_INDEX,
+  STAGED_PAGES_LOST_INDEX,
+  STAGED_PAGES_TOUCHED_INDEX,
+  STAGED_PUSH_BYTES_INDEX,
   WAITERS_INDEX,
   WAIT_ANY,
   WAIT_FULL,
@@ -110,12 +117,22 @@ const sleepCell = new Int32Array(new SharedArrayBuffer(4));
  * thread, short `Atomics.wait` naps. Throws `EFAULT` after a second (a producer died inside its
  * critical section; the kernel gives up its busy-wait after a second too).
  */
-function relax(round: number, startedMs: number, what: string): void {
+let spinStartedMs = 0;
+
+function relax(round: number, what: string): void {
   if (round < SPIN_BEFORE_SLEEP) return;
+  // The clock is read only once a wait gets long: the uncontended paths never read it.
+  if (round === SPIN_BEFORE_SLEEP) spinStartedMs = performance.now();
   if (!isMainThread) Atomics.wait(sleepCell, 0, 0, 0.05);
-  if ((round & 0xff) === 0 && performance.now() - startedMs > SPIN_LIMIT_MS) {
+  if ((round & 0xff) === 0 && performance.now() - spinStartedMs > SPIN_LIMIT_MS) {
     throw new TraceBufferError(ErrorCode.EFAULT, `a producer did not leave its critical section: waiting for=${what}`);
   }
+}
+
+/** Stores `value` (0 ≤ value < 2^53) as a little-endian u64 without making a BigInt. */
+function setU64(view: DataView, at: number, value: number): void {
+  view.setUint32(at, value % 4294967296, true);
+  view.setUint32(at + 4, Math.floor(value / 4294967296), true);
 }
 
 /**
@@ -212,6 +229,7 @@ export class CpuBuffer {
     ctl[this.prevBase] = 0;
     ctl[TAIL_PAGE_INDEX] = 1;
     ctl[BASE_PAGE_INDEX] = 1;
+    ctl[PAGES_INDEX] = 1;
     ctl[HEAD_PAGE_INDEX] = 1;
     ctl[READER_PAGE_INDEX] = 0;
   }
@@ -251,23 +269,22 @@ export class CpuBuffer {
   writerSnapshot(): WriterSnapshot {
     const ctl = this.ctl;
     const s = this.#snap;
-    const started = performance.now();
     for (let round = 0; ; round++) {
       const seq = Atomics.load(ctl, WSEQ_INDEX);
       if ((seq & 1) === 0) {
-        const tail = ctl[TAIL_PAGE_INDEX]!;
+        const tail = Atomics.load(ctl, TAIL_PAGE_INDEX);
         s.tailPage = tail;
         s.write = this.commitWord(tail) & COMMIT_LENGTH_MASK;
-        s.entries = read64(ctl, ENTRIES_BASE_INDEX) + ctl[this.entriesBase + tail]!;
-        s.entriesBytes = read64(ctl, ENTRIES_BYTES_BASE_INDEX) + s.write;
-        s.overrun = read64(ctl, OVERRUN_INDEX);
-        s.droppedEvents = read64(ctl, DROPPED_EVENTS_INDEX);
-        s.pagesTouched = ctl[PAGES_TOUCHED_INDEX]! >>> 0;
-        s.pagesLost = ctl[PAGES_LOST_INDEX]! >>> 0;
+        s.entries = load64(ctl, ENTRIES_BASE_INDEX) + Atomics.load(ctl, this.entriesBase + tail);
+        s.entriesBytes = load64(ctl, ENTRIES_BYTES_BASE_INDEX) + s.write;
+        s.overrun = load64(ctl, OVERRUN_INDEX);
+        s.droppedEvents = load64(ctl, DROPPED_EVENTS_INDEX);
+        s.pagesTouched = Atomics.load(ctl, PAGES_TOUCHED_INDEX) >>> 0;
+        s.pagesLost = Atomics.load(ctl, PAGES_LOST_INDEX) >>> 0;
         s.lastTs = this.ctlF64[LAST_TS_F64_INDEX]!;
         if (Atomics.load(ctl, WSEQ_INDEX) === seq) return s;
       }
-      relax(round, started, 'producer counters');
+      relax(round, 'producer counters');
     }
   }
 
@@ -279,15 +296,14 @@ export class CpuBuffer {
   #readPage(id: number): { length: number; entries: number } {
     const ctl = this.ctl;
     const out = this.#pageRead;
-    const started = performance.now();
     for (let round = 0; ; round++) {
       const seq = Atomics.load(ctl, WSEQ_INDEX);
       if ((seq & 1) === 0) {
         out.length = this.commitWord(id) & COMMIT_LENGTH_MASK;
-        out.entries = ctl[this.entriesBase + id]!;
+        out.entries = Atomics.load(ctl, this.entriesBase + id);
         if (Atomics.load(ctl, WSEQ_INDEX) === seq) return out;
       }
-      relax(round, started, 'sub-buffer commit');
+      relax(round, 'sub-buffer commit');
     }
   }
 
@@ -302,9 +318,8 @@ export class CpuBuffer {
 
   /** Takes the per-CPU reader lock (a compare-and-swap spin lock: critical sections are short). */
   lockReader(): void {
-    const started = performance.now();
     for (let round = 0; Atomics.compareExchange(this.ctl, READER_LOCK_INDEX, 0, 1) !== 0; round++) {
-      relax(round, started, 'reader lock');
+      relax(round, 'reader lock');
     }
   }
 
@@ -330,7 +345,6 @@ export class CpuBuffer {
   #findHead(): number {
     const ctl = this.ctl;
     const n = this.nrSubbufs;
-    const started = performance.now();
     let id = ctl[HEAD_PAGE_INDEX]!;
     for (let round = 0; ; round++) {
       for (let step = 0; step < 3 * n; step++) {
@@ -342,7 +356,7 @@ export class CpuBuffer {
         }
         id = Atomics.load(ctl, this.nextBase + id) >>> PAGE_LINK_SHIFT;
       }
-      relax(round, started, 'head page');
+      relax(round, 'head page');
     }
   }
 
@@ -381,6 +395,8 @@ export class CpuBuffer {
         if (Atomics.compareExchange(ctl, this.nextBase + prev, expected, reader << PAGE_LINK_SHIFT) === expected) {
           ctl[this.prevBase + next] = reader;
           ctl[HEAD_PAGE_INDEX] = next;
+          // As the kernel moves cpu_buffer->pages off the swapped page: to its predecessor.
+          ctl[PAGES_INDEX] = prev;
           break;
         }
       }
@@ -410,7 +426,7 @@ export class CpuBuffer {
     if (realEnd !== 0) length = realEnd;
     let flags = RB_MISSED_EVENTS;
     if (this.dataSize - length >= MISSED_COUNT_LENGTH) {
-      this.view.setBigUint64(base + SUBBUF_DATA_OFFSET + length, BigInt(lost), true);
+      setU64(this.view, base + SUBBUF_DATA_OFFSET + length, lost);
       flags |= RB_MISSED_STORED;
     }
     const at = (base + SUBBUF_COMMIT_OFFSET) >> 2;
@@ -443,7 +459,9 @@ export class CpuBuffer {
         }
         if (Atomics.load(ctl, TAIL_PAGE_INDEX) === reader) break;
         const swapped = this.#getReaderPage();
-        if (swapped < 0 || swapped === reader) break;
+        if (swapped < 0) break;
+        // The producer added to the reader sub-buffer and left it meanwhile: hand that out.
+        if (swapped === reader) continue;
         const lost = read64(ctl, LOST_EVENTS_INDEX);
         if (lost !== 0) {
           if (Atomics.load(ctl, TAIL_PAGE_INDEX) !== swapped) this.#markMissed(swapped, lost);
@@ -465,13 +483,13 @@ export class CpuBuffer {
     const v = this.view;
     const ctl = this.ctl;
     const w = this.writerSnapshot();
-    v.setBigUint64(META_READER_LOST_EVENTS_OFFSET, BigInt(read64(ctl, LOST_EVENTS_INDEX)), true);
+    setU64(v, META_READER_LOST_EVENTS_OFFSET, read64(ctl, LOST_EVENTS_INDEX));
     v.setUint32(META_READER_ID_OFFSET, ctl[READER_PAGE_INDEX]!, true);
     v.setUint32(META_READER_READ_OFFSET, ctl[READER_READ_INDEX]!, true);
-    v.setBigUint64(META_FLAGS_OFFSET, 0n, true);
-    v.setBigUint64(META_ENTRIES_OFFSET, BigInt(w.entries), true);
-    v.setBigUint64(META_OVERRUN_OFFSET, BigInt(w.overrun), true);
-    v.setBigUint64(META_READ_OFFSET, BigInt(read64(ctl, READ_INDEX)), true);
+    setU64(v, META_FLAGS_OFFSET, 0);
+    setU64(v, META_ENTRIES_OFFSET, w.entries);
+    setU64(v, META_OVERRUN_OFFSET, w.overrun);
+    setU64(v, META_READ_OFFSET, read64(ctl, READ_INDEX));
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -598,10 +616,17 @@ export class CpuBuffer {
     this.lockReader();
     try {
       this.#updateCtrl(CTRL_RESETTING, 0);
-      const started = performance.now();
-      for (let round = 0; (Atomics.load(ctl, WSEQ_INDEX) & 1) !== 0; round++) relax(round, started, 'producer');
+      try {
+        for (let round = 0; (Atomics.load(ctl, WSEQ_INDEX) & 1) !== 0; round++) relax(round, 'producer');
+      } catch (err) {
+        // A producer died inside its critical section (recover() it first): change nothing.
+        this.#updateCtrl(0, CTRL_RESETTING);
+        throw err;
+      }
 
-      const head = this.#findHeadForReset();
+      // The kernel restarts on cpu_buffer->pages (rb_reset_cpu), whatever the head was.
+      this.#checkHead();
+      const head = ctl[PAGES_INDEX]!;
       const n = this.nrSubbufs;
       for (let id = 0; id < n; id++) {
         const link = Atomics.load(ctl, this.nextBase + id);
@@ -653,9 +678,12 @@ export class CpuBuffer {
         let tail = ctl[TAIL_PAGE_INDEX]!;
         const basePage = ctl[BASE_PAGE_INDEX]!;
         if (basePage !== tail) {
-          // Died between bringing the bases up to date and publishing the new tail: finish the move.
+          // Died after naming the move (base_page) but before publishing the new tail: finish
+          // the move from the values it staged first.
+          store64(ctl, ENTRIES_BASE_INDEX, load64(ctl, STAGED_ENTRIES_BASE_INDEX));
+          store64(ctl, ENTRIES_BYTES_BASE_INDEX, load64(ctl, STAGED_BYTES_BASE_INDEX));
+          Atomics.store(ctl, PAGES_TOUCHED_INDEX, Atomics.load(ctl, STAGED_PAGES_TOUCHED_INDEX));
           this.#emptyPage(basePage);
-          ctl[PAGES_TOUCHED_INDEX] = (ctl[PAGES_TOUCHED_INDEX]! + 1) | 0;
           Atomics.store(ctl, TAIL_PAGE_INDEX, basePage);
           tail = basePage;
         }
@@ -671,12 +699,19 @@ export class CpuBuffer {
     }
   }
 
-  /** Finishes a head push a dead producer left with an UPDATE link. */
+  /**
+   * Finishes a head push a dead producer left with an UPDATE link: its counters take the values
+   * it staged before the swap to UPDATE (idempotent), HEAD moves to the successor, the link
+   * goes back to NORMAL.
+   */
   #finishPush(): void {
     const ctl = this.ctl;
     for (let id = 0; id < this.nrSubbufs; id++) {
       const link = Atomics.load(ctl, this.nextBase + id);
       if ((link & PAGE_FLAG_MASK) !== PageFlag.UPDATE) continue;
+      store64(ctl, OVERRUN_INDEX, load64(ctl, STAGED_OVERRUN_INDEX));
+      store64(ctl, ENTRIES_BYTES_BASE_INDEX, load64(ctl, STAGED_PUSH_BYTES_INDEX));
+      Atomics.store(ctl, PAGES_LOST_INDEX, Atomics.load(ctl, STAGED_PAGES_LOST_INDEX));
       const head = link >>> PAGE_LINK_SHIFT;
       const after = Atomics.load(ctl, this.nextBase + head) & ~PAGE_FLAG_MASK;
       Atomics.store(ctl, this.nextBase + head, after | PageFlag.HEAD);
@@ -700,8 +735,8 @@ export class CpuBuffer {
     return { entries, lastTs: r.timestamp };
   }
 
-  /** The head during a reset (no producer can move it now): the page a HEAD or UPDATE link points to. */
-  #findHeadForReset(): number {
+  /** Checks that the ring has its head link (an invariant; `EFAULT` if broken). */
+  #checkHead(): number {
     const ctl = this.ctl;
     const reader = ctl[READER_PAGE_INDEX]!;
     for (let id = 0; id < this.nrSubbufs; id++) {

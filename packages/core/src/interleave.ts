@@ -17,6 +17,8 @@ export const InterleavePoint = {
   PRODUCER_MOVE_TAIL: 'producer:move-tail',
   /** Producer pushing the head: the link is UPDATE; HEAD on the successor comes next. */
   PRODUCER_PUSH_UPDATE: 'producer:push-update',
+  /** Producer moving the tail: the move is staged and named (base_page); the new tail is not yet published. */
+  PRODUCER_ENTER_PAGE: 'producer:enter-page',
   /** Producer publishing: wseq is odd; the commit word comes next. */
   PRODUCER_PUBLISH: 'producer:publish',
 } as const;

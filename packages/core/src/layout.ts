@@ -254,6 +254,12 @@ export const CpuControlLayout = defineLayout(
     w64('dropped_events', 'events refused in producer/consumer mode because the ring was full'),
     w32('pages_touched', 'tail sub-buffer advances'),
     w32('pages_lost', 'sub-buffers overwritten'),
+    w64('staged_entries_base', 'entries_base for the sub-buffer named by base_page, staged before base_page is set'),
+    w64('staged_bytes_base', 'entries_bytes_base likewise'),
+    w64('staged_overrun', 'overrun after the head push in progress, staged before the HEAD → UPDATE swap'),
+    w64('staged_push_bytes', 'entries_bytes_base after the head push in progress, staged likewise'),
+    w32('staged_pages_lost', 'pages_lost after the head push in progress, staged likewise'),
+    w32('staged_pages_touched', 'pages_touched for the sub-buffer named by base_page, staged before base_page is set'),
     line('reader line'),
     w32('reader_lock', 'reader lock: 0 free, 1 held (serialises GET_READER, reset, map bookkeeping)'),
     w32('reader_page', 'id of the reader sub-buffer (outside the ring)'),
@@ -266,6 +272,7 @@ export const CpuControlLayout = defineLayout(
     w64('lost_events', 'overrun not yet reported in a sub-buffer'),
     w64('last_overrun', 'overrun at the last reader swap'),
     w64('lost_unreported', 'losses the kernel cannot flag because the writer was on the new reader page'),
+    w32('pages', "the kernel's cpu_buffer->pages: the ring sub-buffer a reset restarts head and tail on"),
     line('control line'),
     w32('ctrl', 'bit 0 recording off, bit 1 resetting, bits 2.. reset generation'),
     w32('claim', 'producer claim token, 0 when the slot is free'),
@@ -303,6 +310,18 @@ export const DROPPED_EVENTS_INDEX = cpuIndex('dropped_events');
 export const PAGES_TOUCHED_INDEX = cpuIndex('pages_touched');
 /** Int32 index of `pages_lost`. */
 export const PAGES_LOST_INDEX = cpuIndex('pages_lost');
+/** Int32 index of the staged `entries_base` (crash recovery of a tail move). */
+export const STAGED_ENTRIES_BASE_INDEX = cpuIndex('staged_entries_base');
+/** Int32 index of the staged `entries_bytes_base` (crash recovery of a tail move). */
+export const STAGED_BYTES_BASE_INDEX = cpuIndex('staged_bytes_base');
+/** Int32 index of the staged `overrun` (crash recovery of a head push). */
+export const STAGED_OVERRUN_INDEX = cpuIndex('staged_overrun');
+/** Int32 index of the staged `entries_bytes_base` of a head push. */
+export const STAGED_PUSH_BYTES_INDEX = cpuIndex('staged_push_bytes');
+/** Int32 index of the staged `pages_lost` of a head push. */
+export const STAGED_PAGES_LOST_INDEX = cpuIndex('staged_pages_lost');
+/** Int32 index of the staged `pages_touched` (crash recovery of a tail move). */
+export const STAGED_PAGES_TOUCHED_INDEX = cpuIndex('staged_pages_touched');
 /** Int32 index of the reader lock. */
 export const READER_LOCK_INDEX = cpuIndex('reader_lock');
 /** Int32 index of the reader sub-buffer id. */
@@ -325,6 +344,8 @@ export const LOST_EVENTS_INDEX = cpuIndex('lost_events');
 export const LAST_OVERRUN_INDEX = cpuIndex('last_overrun');
 /** Int32 index of the low word of `lost_unreported`. */
 export const LOST_UNREPORTED_INDEX = cpuIndex('lost_unreported');
+/** Int32 index of the sub-buffer a reset restarts the ring on (kernel `cpu_buffer->pages`). */
+export const PAGES_INDEX = cpuIndex('pages');
 /** Int32 index of the control word (recording off, resetting, reset generation). */
 export const CTRL_INDEX = cpuIndex('ctrl');
 /** Int32 index of the producer claim token. */

@@ -8,8 +8,8 @@
  *
  * @packageDocumentation
  */
-import { counterNext, ClockKind, monoNow } from './clock.js';
-import { read64, write64 } from './counters.js';
+import { counterNext, ClockKind } from './clock.js';
+import { STORES_IN_ORDER, load64, put, put64, write64 } from './counters.js';
 import type { CpuBuffer } from './cpu-buffer.js';
 import { InterleavePoint, interleaveHook } from './interleave.js';
 import { ErrorCode, TraceBufferError, invalid } from './errors.js';
@@ -30,6 +30,12 @@ import {
   OVERRUN_INDEX,
   PAGES_LOST_INDEX,
   PAGES_TOUCHED_INDEX,
+  STAGED_BYTES_BASE_INDEX,
+  STAGED_ENTRIES_BASE_INDEX,
+  STAGED_OVERRUN_INDEX,
+  STAGED_PAGES_LOST_INDEX,
+  STAGED_PAGES_TOUCHED_INDEX,
+  STAGED_PUSH_BYTES_INDEX,
   PAGE_FLAG_MASK,
   PAGE_LINK_SHIFT,
   PageFlag,
@@ -105,7 +111,6 @@ export class Producer {
   #pageBase = 0;
   #write = 0;
   #pageEntries = 0;
-  #lastTs = 0;
   #entriesBase = 0;
   #bytesBase = 0;
   #overrun = 0;
@@ -117,7 +122,8 @@ export class Producer {
   // The reservation in flight (between reserve and commit).
   #pending = false;
   #pendingSize = 0;
-  #pendingTs = 0;
+  /** [last committed timestamp, timestamp of the reservation in flight]: doubles kept unboxed. */
+  readonly #times = new Float64Array(2);
   #released = false;
 
   /** @internal Use `TraceBuffer.producer()`. */
@@ -149,17 +155,18 @@ export class Producer {
   /** Loads the producer state from the control block (at claim, and after a reset). */
   #resync(ctrl: number): void {
     const ctl = this.#ctl;
-    this.#ctrlSeen = ctrl;
+    // Only the generation is remembered: recording off and resetting are looked at each time.
+    this.#ctrlSeen = ctrl & ~(CTRL_RECORD_OFF | CTRL_RESETTING);
     this.#seq = Atomics.load(ctl, WSEQ_INDEX);
     this.#tail = Atomics.load(ctl, TAIL_PAGE_INDEX);
     this.#pageBase = (this.#tail + 1) * this.#subbufSize;
     this.#write = this.#commitLength(this.#tail);
     this.#pageEntries = ctl[this.#entriesArray + this.#tail]!;
-    this.#lastTs = this.#ctlF64[LAST_TS_F64_INDEX]!;
-    this.#entriesBase = read64(ctl, ENTRIES_BASE_INDEX);
-    this.#bytesBase = read64(ctl, ENTRIES_BYTES_BASE_INDEX);
-    this.#overrun = read64(ctl, OVERRUN_INDEX);
-    this.#dropped = read64(ctl, DROPPED_EVENTS_INDEX);
+    this.#times[0] = this.#ctlF64[LAST_TS_F64_INDEX]!;
+    this.#entriesBase = load64(ctl, ENTRIES_BASE_INDEX);
+    this.#bytesBase = load64(ctl, ENTRIES_BYTES_BASE_INDEX);
+    this.#overrun = load64(ctl, OVERRUN_INDEX);
+    this.#dropped = load64(ctl, DROPPED_EVENTS_INDEX);
     this.#pagesTouched = ctl[PAGES_TOUCHED_INDEX]! >>> 0;
     this.#pagesLost = ctl[PAGES_LOST_INDEX]! >>> 0;
     this.#absoluteNext = false;
@@ -176,7 +183,9 @@ export class Producer {
   }
 
   #now(): number {
-    return this.#clockKind === ClockKind.MONO ? monoNow(this.#monoOffsetNs) : counterNext(this.#global);
+    return this.#clockKind === ClockKind.MONO
+      ? Math.floor(performance.now() * 1e6 + this.#monoOffsetNs)
+      : counterNext(this.#global);
   }
 
   /**
@@ -189,7 +198,7 @@ export class Producer {
     const at = this.#reserve(length);
     if (at < 0) return false;
     const u8 = this.#u8;
-    if (length <= 64) {
+    if (length <= 16) {
       for (let i = 0; i < length; i++) u8[at + i] = payload[i]!;
     } else {
       u8.set(payload, at);
@@ -216,13 +225,15 @@ export class Producer {
     if (this.#pending || this.#released || !((length | 0) === length && length >= 0 && length <= this.maxPayload)) {
       this.#badReserve(length);
     }
-    const ctrl = Atomics.load(this.#ctl, CTRL_INDEX);
-    if (ctrl !== this.#ctrlSeen && !this.#ctrlChanged(ctrl)) return -1;
+    // A plain load: a stale value only lets a write through just after recording went off (the
+    // kernel has the same window); commit() re-checks the generation with an Atomics.load.
+    const ctrl = this.#ctl[CTRL_INDEX]!;
+    if (ctrl !== this.#ctrlSeen && !this.#ctrlChanged(Atomics.load(this.#ctl, CTRL_INDEX))) return -1;
 
     const ts = this.#now();
     const size = eventLength(length);
     let write = this.#write;
-    let delta = ts - this.#lastTs;
+    let delta = ts - this.#times[0]!;
     let prefix = 0;
     let absolute = false;
     if (write === 0) {
@@ -264,7 +275,7 @@ export class Producer {
 
     this.#pending = true;
     this.#pendingSize = prefix + size;
-    this.#pendingTs = ts;
+    this.#times[1] = ts;
     return at + payloadOffset(size);
   }
 
@@ -296,10 +307,16 @@ export class Producer {
     // in these three stores; a recovery after a crash here recounts the tail sub-buffer.
     const write = this.#write + this.#pendingSize;
     this.#write = write;
-    this.#i32[(this.#pageBase + SUBBUF_COMMIT_OFFSET) >> 2] = write;
-    ctl[this.#entriesArray + this.#tail] = ++this.#pageEntries;
-    this.#lastTs = this.#pendingTs;
-    this.#ctlF64[LAST_TS_F64_INDEX] = this.#pendingTs;
+    if (STORES_IN_ORDER) {
+      this.#i32[(this.#pageBase + SUBBUF_COMMIT_OFFSET) >> 2] = write;
+      ctl[this.#entriesArray + this.#tail] = ++this.#pageEntries;
+    } else {
+      Atomics.store(this.#i32, (this.#pageBase + SUBBUF_COMMIT_OFFSET) >> 2, write);
+      Atomics.store(ctl, this.#entriesArray + this.#tail, ++this.#pageEntries);
+    }
+    const ts = this.#times[1]!;
+    this.#times[0] = ts;
+    this.#ctlF64[LAST_TS_F64_INDEX] = ts;
     this.#absoluteNext = false;
     Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
     if (Atomics.load(ctl, WAITERS_INDEX) !== 0) this.#wakeups();
@@ -356,7 +373,7 @@ export class Producer {
     const ctl = this.#ctl;
     Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
     const ctrl = Atomics.load(ctl, CTRL_INDEX);
-    if (ctrl !== this.#ctrlSeen && (ctrl & ~CTRL_RECORD_OFF) !== (this.#ctrlSeen & ~CTRL_RECORD_OFF)) {
+    if (((ctrl ^ this.#ctrlSeen) & ~CTRL_RECORD_OFF) !== 0) {
       Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
       return false;
     }
@@ -371,20 +388,27 @@ export class Producer {
       const flag = link & PAGE_FLAG_MASK;
       if (flag !== PageFlag.NORMAL) {
         if (!this.#overwrite) {
-          write64(ctl, DROPPED_EVENTS_INDEX, ++this.#dropped);
+          put64(ctl, DROPPED_EVENTS_INDEX, ++this.#dropped);
           break;
         }
         if (flag === PageFlag.HEAD) {
           const head = (next << PAGE_LINK_SHIFT) | PageFlag.HEAD;
           const update = (next << PAGE_LINK_SHIFT) | PageFlag.UPDATE;
+          // Stage what the push makes of the counters, so a recovery can finish it exactly.
+          const overrun = this.#overrun + Atomics.load(ctl, this.#entriesArray + next);
+          const bytesBase = this.#bytesBase - this.#commitLength(next);
+          // (Read only by a recovery, after this thread is gone: plain stores suffice.)
+          write64(ctl, STAGED_OVERRUN_INDEX, overrun);
+          write64(ctl, STAGED_PUSH_BYTES_INDEX, bytesBase);
+          ctl[STAGED_PAGES_LOST_INDEX] = this.#pagesLost + 1;
           // Lost race with the reader's swap: the link now points at the old reader page.
           if (Atomics.compareExchange(ctl, nextBase + tail, head, update) !== head) continue;
           if (interleaveHook !== undefined) interleaveHook(InterleavePoint.PRODUCER_PUSH_UPDATE, this.cpu);
-          this.#overrun += ctl[this.#entriesArray + next]!;
-          write64(ctl, OVERRUN_INDEX, this.#overrun);
-          this.#bytesBase -= this.#commitLength(next);
-          write64(ctl, ENTRIES_BYTES_BASE_INDEX, this.#bytesBase);
-          ctl[PAGES_LOST_INDEX] = ++this.#pagesLost;
+          this.#overrun = overrun;
+          put64(ctl, OVERRUN_INDEX, overrun);
+          this.#bytesBase = bytesBase;
+          put64(ctl, ENTRIES_BYTES_BASE_INDEX, bytesBase);
+          put(ctl, PAGES_LOST_INDEX, ++this.#pagesLost);
         }
         // Set HEAD on the head's successor, then clear UPDATE on our link (also finishing a
         // push a crashed producer left in UPDATE).
@@ -410,21 +434,27 @@ export class Producer {
    */
   #enterPage(id: number): void {
     const ctl = this.#ctl;
+    // Staged first, then base_page names the move: a recovery that finds base_page ahead of
+    // tail_page completes the move from the staged values.
     this.#entriesBase += this.#pageEntries;
     this.#bytesBase += this.#write;
-    write64(ctl, ENTRIES_BASE_INDEX, this.#entriesBase);
-    write64(ctl, ENTRIES_BYTES_BASE_INDEX, this.#bytesBase);
-    ctl[BASE_PAGE_INDEX] = id;
+    write64(ctl, STAGED_ENTRIES_BASE_INDEX, this.#entriesBase);
+    write64(ctl, STAGED_BYTES_BASE_INDEX, this.#bytesBase);
+    ctl[STAGED_PAGES_TOUCHED_INDEX] = this.#pagesTouched + 1;
+    put(ctl, BASE_PAGE_INDEX, id);
+    put64(ctl, ENTRIES_BASE_INDEX, this.#entriesBase);
+    put64(ctl, ENTRIES_BYTES_BASE_INDEX, this.#bytesBase);
+    put(ctl, PAGES_TOUCHED_INDEX, ++this.#pagesTouched);
+    if (interleaveHook !== undefined) interleaveHook(InterleavePoint.PRODUCER_ENTER_PAGE, this.cpu);
     const base = (id + 1) * this.#subbufSize;
-    ctl[this.#entriesArray + id] = 0;
-    ctl[this.#realEndBase + id] = 0;
-    this.#i32[(base + SUBBUF_COMMIT_OFFSET) >> 2] = 0;
-    this.#i32[((base + SUBBUF_COMMIT_OFFSET) >> 2) + 1] = 0;
+    put(ctl, this.#entriesArray + id, 0);
+    put(ctl, this.#realEndBase + id, 0);
+    put(this.#i32, ((base + SUBBUF_COMMIT_OFFSET) >> 2) + 1, 0);
+    put(this.#i32, (base + SUBBUF_COMMIT_OFFSET) >> 2, 0);
     this.#tail = id;
     this.#pageBase = base;
     this.#write = 0;
     this.#pageEntries = 0;
-    ctl[PAGES_TOUCHED_INDEX] = ++this.#pagesTouched;
     Atomics.store(ctl, TAIL_PAGE_INDEX, id);
   }
 
@@ -452,7 +482,7 @@ export class Producer {
     i32[at] = EventType.PADDING | (1 << 5);
     i32[at + 1] = rest - 4;
     this.#write = this.#dataSize;
-    i32[(this.#pageBase + SUBBUF_COMMIT_OFFSET) >> 2] = this.#dataSize;
+    put(i32, (this.#pageBase + SUBBUF_COMMIT_OFFSET) >> 2, this.#dataSize);
   }
 
   /**

@@ -159,6 +159,12 @@ describe('private control blocks keep the two sides on separate cache lines', ()
     'dropped_events',
     'pages_touched',
     'pages_lost',
+    'staged_entries_base',
+    'staged_bytes_base',
+    'staged_overrun',
+    'staged_push_bytes',
+    'staged_pages_lost',
+    'staged_pages_touched',
   ];
   const readerWrites = [
     'reader_lock',
@@ -172,6 +178,7 @@ describe('private control blocks keep the two sides on separate cache lines', ()
     'lost_events',
     'last_overrun',
     'lost_unreported',
+    'pages',
   ];
   const groups = groupsByLine(CpuControlLayout);
   const names = (line: string): string[] => (groups.get(line) ?? []).map((f) => f.name);
