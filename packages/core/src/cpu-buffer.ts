@@ -69,7 +69,6 @@ import {
   STAGED_PAGES_LOST_INDEX,
   STAGED_PAGES_TOUCHED_INDEX,
   STAGED_PUSH_BYTES_INDEX,
-  WAITERS_INDEX,
   WAIT_ANY,
   WAIT_FULL,
   WAKE_SEQ_INDEX,
@@ -528,9 +527,9 @@ export class CpuBuffer {
     const seq = Atomics.load(ctl, WAKE_SEQ_INDEX);
     if (this.watermarkHit(percent)) return -1;
     if (percent === 0) {
-      Atomics.or(ctl, WAITERS_INDEX, WAIT_ANY);
+      Atomics.or(ctl, CTRL_INDEX, WAIT_ANY);
     } else {
-      Atomics.or(ctl, WAITERS_INDEX, WAIT_FULL);
+      Atomics.or(ctl, CTRL_INDEX, WAIT_FULL);
       if (!this.#empty()) {
         for (;;) {
           const shortest = Atomics.load(ctl, SHORTEST_FULL_INDEX);

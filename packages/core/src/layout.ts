@@ -274,11 +274,10 @@ export const CpuControlLayout = defineLayout(
     w64('lost_unreported', 'losses the kernel cannot flag because the writer was on the new reader page'),
     w32('pages', "the kernel's cpu_buffer->pages: the ring sub-buffer a reset restarts head and tail on"),
     line('control line'),
-    w32('ctrl', 'bit 0 recording off, bit 1 resetting, bits 2.. reset generation'),
+    w32('ctrl', 'bit 0 recording off, bit 1 resetting, bit 2 any-data waiter, bit 3 watermark waiter, bits 4.. reset generation'),
     w32('claim', 'producer claim token, 0 when the slot is free'),
     w32('mapped', 'number of live mappings of this CPU buffer'),
     w32('wake_seq', 'wake-up sequence waiters block on with Atomics.wait'),
-    w32('waiters', 'bit 0: any-data waiters pending; bit 1: watermark waiters pending (producers look only when non-zero)'),
     w32('shortest_full', 'smallest watermark asked for by a pending watermark waiter (0: none recorded)'),
     w32('last_pages_touched', 'pages_touched at the last full-waiter check'),
     line('end of counters'),
@@ -354,12 +353,12 @@ export const CLAIM_INDEX = cpuIndex('claim');
 export const MAPPED_INDEX = cpuIndex('mapped');
 /** Int32 index of the wake-up sequence. */
 export const WAKE_SEQ_INDEX = cpuIndex('wake_seq');
-/** Int32 index of the pending-waiter bits. */
-export const WAITERS_INDEX = cpuIndex('waiters');
-/** `waiters` bit: a waiter wants any data (woken by the next commit). */
-export const WAIT_ANY = 1;
-/** `waiters` bit: a waiter wants the `buffer_percent` watermark (checked at sub-buffer crossings). */
-export const WAIT_FULL = 2;
+/** `ctrl` bit: a waiter wants any data (woken by the next commit). */
+export const WAIT_ANY = 4;
+/** `ctrl` bit: a waiter wants the `buffer_percent` watermark (checked at sub-buffer crossings). */
+export const WAIT_FULL = 8;
+/** `ctrl` bits of pending waiters: the producer's one `Atomics.load` of `ctrl` per commit sees them. */
+export const CTRL_WAITERS = WAIT_ANY | WAIT_FULL;
 /** Int32 index of the smallest pending watermark. */
 export const SHORTEST_FULL_INDEX = cpuIndex('shortest_full');
 /** Int32 index of `pages_touched` at the last watermark check. */
@@ -372,7 +371,9 @@ export const CTRL_RECORD_OFF = 1;
 /** `ctrl` bit: a reset is in progress; producers refuse writes. */
 export const CTRL_RESETTING = 2;
 /** `ctrl`: the reset generation starts at this bit. */
-export const CTRL_GEN_UNIT = 4;
+export const CTRL_GEN_UNIT = 16;
+/** `ctrl` bits of the reset generation. */
+export const CTRL_GEN_MASK = ~(CTRL_GEN_UNIT - 1);
 
 /**
  * Per-sub-buffer arrays that follow the control block, one Int32 per sub-buffer each, every

@@ -18,8 +18,10 @@ import {
   CLAIM_INDEX,
   COMMIT_LENGTH_MASK,
   CTRL_INDEX,
+  CTRL_GEN_MASK,
   CTRL_RECORD_OFF,
   CTRL_RESETTING,
+  CTRL_WAITERS,
   DROPPED_EVENTS_INDEX,
   BASE_PAGE_INDEX,
   ENTRIES_BASE_INDEX,
@@ -48,7 +50,6 @@ import {
   LAST_PAGES_TOUCHED_INDEX,
   READER_PAGE_INDEX,
   SHORTEST_FULL_INDEX,
-  WAITERS_INDEX,
   WAIT_ANY,
   WAIT_FULL,
   WSEQ_INDEX,
@@ -156,7 +157,7 @@ export class Producer {
   #resync(ctrl: number): void {
     const ctl = this.#ctl;
     // Only the generation is remembered: recording off and resetting are looked at each time.
-    this.#ctrlSeen = ctrl & ~(CTRL_RECORD_OFF | CTRL_RESETTING);
+    this.#ctrlSeen = ctrl & CTRL_GEN_MASK;
     this.#seq = Atomics.load(ctl, WSEQ_INDEX);
     this.#tail = Atomics.load(ctl, TAIL_PAGE_INDEX);
     this.#pageBase = (this.#tail + 1) * this.#subbufSize;
@@ -227,7 +228,7 @@ export class Producer {
     }
     // A plain load: a stale value only lets a write through just after recording went off (the
     // kernel has the same window); commit() re-checks the generation with an Atomics.load.
-    const ctrl = this.#ctl[CTRL_INDEX]!;
+    const ctrl = this.#ctl[CTRL_INDEX]! & ~CTRL_WAITERS;
     if (ctrl !== this.#ctrlSeen && !this.#ctrlChanged(Atomics.load(this.#ctl, CTRL_INDEX))) return -1;
 
     const ts = this.#now();
@@ -298,7 +299,7 @@ export class Producer {
     Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
     // Paired with reset(): it sets RESETTING then waits for an even wseq.
     const ctrl = Atomics.load(ctl, CTRL_INDEX);
-    if (((ctrl ^ this.#ctrlSeen) & ~CTRL_RECORD_OFF) !== 0) {
+    if (((ctrl ^ this.#ctrlSeen) & (CTRL_GEN_MASK | CTRL_RESETTING)) !== 0) {
       Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
       return false;
     }
@@ -319,7 +320,9 @@ export class Producer {
     this.#ctlF64[LAST_TS_F64_INDEX] = ts;
     this.#absoluteNext = false;
     Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
-    if (Atomics.load(ctl, WAITERS_INDEX) !== 0) this.#wakeups();
+    // Waiter bits share `ctrl`, so the load above also tells whether anyone waits. A waiter
+    // that registers after it re-checks the buffer, which waits for the even wseq above.
+    if ((ctrl & CTRL_WAITERS) !== 0) this.#wakeups();
     return true;
   }
 
@@ -331,10 +334,10 @@ export class Producer {
    */
   #wakeups(): void {
     const ctl = this.#ctl;
-    const pending = Atomics.load(ctl, WAITERS_INDEX);
+    const pending = Atomics.load(ctl, CTRL_INDEX);
     let wake = false;
     if ((pending & WAIT_ANY) !== 0) {
-      Atomics.and(ctl, WAITERS_INDEX, ~WAIT_ANY);
+      Atomics.and(ctl, CTRL_INDEX, ~WAIT_ANY);
       wake = true;
     }
     if ((pending & WAIT_FULL) !== 0 && ctl[LAST_PAGES_TOUCHED_INDEX] !== this.#pagesTouched) {
@@ -343,7 +346,7 @@ export class Producer {
         this.#tail !== Atomics.load(ctl, READER_PAGE_INDEX) &&
         this.#cb.fullHit(Atomics.load(ctl, SHORTEST_FULL_INDEX), this.#pagesTouched, this.#pagesLost)
       ) {
-        Atomics.and(ctl, WAITERS_INDEX, ~WAIT_FULL);
+        Atomics.and(ctl, CTRL_INDEX, ~WAIT_FULL);
         Atomics.store(ctl, SHORTEST_FULL_INDEX, 0);
         wake = true;
       }
@@ -373,7 +376,7 @@ export class Producer {
     const ctl = this.#ctl;
     Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
     const ctrl = Atomics.load(ctl, CTRL_INDEX);
-    if (((ctrl ^ this.#ctrlSeen) & ~CTRL_RECORD_OFF) !== 0) {
+    if (((ctrl ^ this.#ctrlSeen) & (CTRL_GEN_MASK | CTRL_RESETTING)) !== 0) {
       Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
       return false;
     }
