@@ -3,6 +3,7 @@
  *
  * @packageDocumentation
  */
+import { STORES_IN_ORDER } from './counters.js';
 import { COUNTER_HALVES_INDEX, COUNTER_LO_INDEX } from './layout.js';
 
 /** Clock names accepted by the `clock` option. */
@@ -64,7 +65,9 @@ const HALF = 0x8000_0000;
 export function counterNext(global: Int32Array): number {
   const low = Atomics.add(global, COUNTER_LO_INDEX, 1) >>> 0;
   if ((low & 0x7fff_ffff) === 0x7fff_ffff) Atomics.add(global, COUNTER_HALVES_INDEX, 1);
-  let halves = Atomics.load(global, COUNTER_HALVES_INDEX) >>> 0;
+  // After the locked add, a plain load is a fresh read on x86 (V8 does not carry loads across
+  // atomic operations); the parity correction below absorbs a bump still in flight.
+  let halves = (STORES_IN_ORDER ? global[COUNTER_HALVES_INDEX]! : Atomics.load(global, COUNTER_HALVES_INDEX)) >>> 0;
   const half = low >>> 31;
   if ((halves & 1) !== half) halves += (low & 0x7fff_ffff) < 0x4000_0000 ? 1 : -1;
   return halves * HALF + (low & 0x7fff_ffff) + 1;

@@ -297,8 +297,10 @@ export class Producer {
     this.#pending = false;
     const ctl = this.#ctl;
     Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
-    // Paired with reset(): it sets RESETTING then waits for an even wseq.
-    const ctrl = Atomics.load(ctl, CTRL_INDEX);
+    // Paired with reset(), which sets RESETTING and then waits for an even wseq (Dekker): the
+    // sequentially consistent store above is a full fence on x86, after which a plain load is a
+    // real, ordered read (V8 keeps no loaded value across an atomic operation).
+    const ctrl = STORES_IN_ORDER ? ctl[CTRL_INDEX]! : Atomics.load(ctl, CTRL_INDEX);
     if (((ctrl ^ this.#ctrlSeen) & (CTRL_GEN_MASK | CTRL_RESETTING)) !== 0) {
       Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
       return false;
