@@ -501,7 +501,8 @@ export class CpuBuffer {
    */
   fullHit(percent: number, pagesTouched: number, pagesLost: number): boolean {
     if (percent === 0) return true;
-    const dirty = pagesTouched - pagesLost - (this.ctl[PAGES_READ_INDEX]! >>> 0) + 1;
+    // 32-bit page counters wrap; their difference taken modulo 2^32 does not.
+    const dirty = ((pagesTouched - pagesLost - Atomics.load(this.ctl, PAGES_READ_INDEX)) | 0) + 1;
     return dirty * 100 >= percent * (this.nrSubbufs - 1);
   }
 
