@@ -10,7 +10,8 @@
  *    (comlink + structured clone, no thread hop);
  *  - channel, worker: `RemoteMapping.ioctl` from a consumer worker, the owner serving from its
  *    event loop (what a real consumer pays).
- * Each call is awaited before the next one (latency, not pipelined throughput). Untimed, before
+ * Each call is awaited before the next one (latency, not pipelined throughput). Baseline: a bare
+ * `postMessage` round trip from the worker to the owner and back, what any channel call rides on. Untimed, before
  * each full-sub-buffer batch, the owner's producer fills exactly `pages` sub-buffers; after it,
  * the meta page must say exactly `pages × 204` events were handed out.
  *
@@ -57,6 +58,8 @@ const PAYLOAD_LENGTH = 16;
 const FULL_CPU = 0;
 /** cpu slot that stays empty (the consumer has caught up). */
 const EMPTY_CPU = 1;
+/** Name of the baseline task: a bare postMessage round trip from the worker to the owner. */
+const POST_MESSAGE_TASK = 'postMessage round trip from a worker (baseline, no comlink)';
 /** `workerData.role` of this script's consumer worker. */
 const WORKER_ROLE = 'get-reader-channel-consumer';
 
@@ -84,7 +87,7 @@ export function getReaderChannelOptions(): GetReaderChannelOptions {
 /** Figures of one measured operation, ns per call. */
 export interface ChannelResult {
   readonly name: string;
-  readonly place: 'in-thread' | 'channel, same thread' | 'channel, worker';
+  readonly place: 'in-thread' | 'channel, same thread' | 'channel, worker' | 'postMessage, worker';
   readonly buffer: 'empty' | 'full sub-buffer';
   readonly p50Ns: number;
   readonly meanNs: number;
@@ -154,10 +157,10 @@ function addAsyncTasks(bench: Bench, p: Place<Promise<number>>, opts: GetReaderC
 }
 
 function samplesOf(bench: Bench, opts: GetReaderChannelOptions, problems: string[]): Samples[] {
-  return bench.tasks.map((task, i) => {
+  return bench.tasks.map((task) => {
     const r = task.result;
     if (r.state !== 'completed') throw new Error(`task did not complete: ${task.name} state=${r.state}`);
-    const callsPerBatch = i % 2 === 0 ? opts.emptyBatch : opts.pages;
+    const callsPerBatch = task.name.endsWith('full sub-buffer') ? opts.pages : opts.emptyBatch;
     return { name: task.name, perCallNs: (r.latency.samples ?? []).map((ms) => (ms * 1e6) / callsPerBatch), callsPerBatch, problems };
   });
 }
@@ -167,7 +170,12 @@ function samplesOf(bench: Bench, opts: GetReaderChannelOptions, problems: string
 // ------------------------------------------------------------------------------------------------
 
 async function consumerWorker(): Promise<void> {
-  const { port, opts, eventsPerRound } = workerData as { port: MessagePort; opts: GetReaderChannelOptions; eventsPerRound: number };
+  const { port, echoPort, opts, eventsPerRound } = workerData as {
+    port: MessagePort;
+    echoPort: MessagePort;
+    opts: GetReaderChannelOptions;
+    eventsPerRound: number;
+  };
   const owner = parentPort!;
   const client = connectControl(port);
   const full = await client.map(FULL_CPU);
@@ -187,7 +195,21 @@ async function consumerWorker(): Promise<void> {
     read: () => full.meta.read,
   };
   addAsyncTasks(bench, place, opts, eventsPerRound, problems);
+  // Baseline: the bare round trip of a small message to the owner and back (no comlink, no work).
+  let echoed: (() => void) | undefined;
+  echoPort.on('message', () => echoed?.());
+  const roundTrip = (): Promise<void> =>
+    new Promise((resolve) => {
+      echoed = resolve;
+      echoPort.postMessage(0);
+    });
+  bench.add(POST_MESSAGE_TASK, async () => {
+    const t0 = performance.now();
+    for (let k = 0; k < opts.emptyBatch; k++) await roundTrip();
+    return { overriddenDuration: performance.now() - t0 };
+  });
   await bench.run();
+  echoPort.close();
   const samples = samplesOf(bench, opts, problems);
   await full.unmap();
   await empty.unmap();
@@ -199,11 +221,12 @@ async function consumerWorker(): Promise<void> {
 // Owner
 // ------------------------------------------------------------------------------------------------
 
+/** Figures of `s`; the baseline (no GET_READER) is compared with the empty-buffer call. */
 function summarize(s: Samples, place: ChannelResult['place']): ChannelResult {
   return {
     name: s.name,
     place,
-    buffer: s.name.endsWith('empty buffer') ? 'empty' : 'full sub-buffer',
+    buffer: s.name.endsWith('full sub-buffer') ? 'full sub-buffer' : 'empty',
     p50Ns: median(s.perCallNs),
     meanNs: mean(s.perCallNs),
     p99Ns: quantile(s.perCallNs, 0.99),
@@ -271,9 +294,11 @@ export async function runGetReaderChannel(opts: GetReaderChannelOptions = getRea
   // --- consumer worker: it times; this thread fills on request and serves its calls -----------
   const channel = new MessageChannel();
   const disposeWorker = exposeControl(tb, channel.port1);
+  const echo = new MessageChannel();
+  echo.port1.on('message', (m: unknown) => echo.port1.postMessage(m));
   const worker = new Worker(new URL(import.meta.url), {
-    workerData: { role: WORKER_ROLE, port: channel.port2, opts, eventsPerRound },
-    transferList: [channel.port2],
+    workerData: { role: WORKER_ROLE, port: channel.port2, echoPort: echo.port2, opts, eventsPerRound },
+    transferList: [channel.port2, echo.port2],
   });
   let workerSamples: Samples[];
   try {
@@ -290,6 +315,7 @@ export async function runGetReaderChannel(opts: GetReaderChannelOptions = getRea
   } finally {
     await worker.terminate();
     disposeWorker();
+    echo.port1.close();
   }
   for (const s of workerSamples) problems.push(...s.problems);
   if (dropped !== 0) problems.push(`${dropped} writes were dropped while filling (ring too small?)`);
@@ -301,8 +327,10 @@ export async function runGetReaderChannel(opts: GetReaderChannelOptions = getRea
     summarize(here[3]!, 'channel, same thread'),
     summarize(workerSamples[0]!, 'channel, worker'),
     summarize(workerSamples[1]!, 'channel, worker'),
+    summarize(workerSamples[2]!, 'postMessage, worker'),
   ];
-  const [inEmpty, inFull, sameEmpty, sameFull, workerEmpty, workerFull] = results as [
+  const [inEmpty, inFull, sameEmpty, sameFull, workerEmpty, workerFull, postMessage] = results as [
+    ChannelResult,
     ChannelResult,
     ChannelResult,
     ChannelResult,
@@ -326,6 +354,8 @@ export async function runGetReaderChannel(opts: GetReaderChannelOptions = getRea
     sameThreadOverInThreadFull: sameFull.p50Ns / inFull.p50Ns,
     /** What the channel adds to a full-sub-buffer GET_READER, per event handed out. */
     workerChannelNsPerEventFull: (workerFull.p50Ns - inFull.p50Ns) / perPage,
+    /** The channel call over the bare port round trip it rides on (comlink's share). */
+    workerEmptyOverPostMessage: workerEmpty.p50Ns / postMessage.p50Ns,
   };
   const verdict =
     `${SMOKE ? '[smoke, not meaningful] ' : ''}GET_READER through the channel from a worker: ${fixed(workerFull.p50Ns / 1000, 1)} µs ` +
@@ -335,6 +365,10 @@ export async function runGetReaderChannel(opts: GetReaderChannelOptions = getRea
     `\nthe channel adds ≈ ${fixed(workerFull.p50Ns - inFull.p50Ns)} ns per call from a worker ` +
       `(${fixed(ratios.workerChannelNsPerEventFull, 1)} ns per event of a full sub-buffer); ` +
       `same thread, no hop: ≈ ${fixed(sameFull.p50Ns - inFull.p50Ns)} ns.`,
+  );
+  console.log(
+    `a bare postMessage round trip from the worker takes ${fixed(postMessage.p50Ns)} ns: the empty-buffer channel call is ` +
+      `${fixed(ratios.workerEmptyOverPostMessage, 1)}× that (comlink's messages and bookkeeping on top of the port).`,
   );
   console.log(verdict);
   for (const p of problems.slice(0, 5)) console.log(`PROBLEM: ${p}`);

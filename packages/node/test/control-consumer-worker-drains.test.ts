@@ -34,13 +34,13 @@ afterEach(async () => {
 function startConsumer(
   tb: TraceBuffer,
   cpu: number,
-  leaveMapped = false,
+  extra: { leaveMapped?: boolean; keepAlive?: boolean } = {},
 ): { worker: Worker; ready: Promise<void>; report: Promise<ConsumerReport>; ownerPortClosed: Promise<unknown> } {
   const { port1, port2 } = new MessageChannel();
   disposers.add(exposeControl(tb, port1));
   const ownerPortClosed = once(port1, 'close');
   const worker = new Worker(new URL('./fixtures/control-consumer.mjs', import.meta.url), {
-    workerData: { port: port2, cpu, leaveMapped },
+    workerData: { port: port2, cpu, ...extra },
     transferList: [port2],
   });
   workers.add(worker);
@@ -199,14 +199,27 @@ describe('a consumer worker drains a buffer only through the control channel', (
     expect(stats.readEvents).toBe(COUNT);
   });
 
-  it('the owner unmaps a mapping its consumer left when the consumer thread ends', async () => {
+  it('the owner unmaps a mapping its consumer left when the consumer thread is terminated', async () => {
     const tb = TraceBuffer.create({ cpus: 1, subbufSize: 4096, nrSubbufs: 4 });
-    const { worker, ready, report, ownerPortClosed } = startConsumer(tb, 0, true);
+    const { worker, ready, report, ownerPortClosed } = startConsumer(tb, 0, { leaveMapped: true, keepAlive: true });
     await ready;
     worker.postMessage('done');
     await report;
     expect(tb.cpuBuffer(0).mappings()).toBe(1);
     await worker.terminate();
+    await ownerPortClosed;
+    expect(tb.cpuBuffer(0).mappings()).toBe(0);
+  });
+
+  it('an idle client does not keep its thread alive; the owner unmaps what it left when it exits', async () => {
+    const tb = TraceBuffer.create({ cpus: 1, subbufSize: 4096, nrSubbufs: 4 });
+    const { worker, ready, report, ownerPortClosed } = startConsumer(tb, 0, { leaveMapped: true });
+    const exited = once(worker, 'exit');
+    await ready;
+    worker.postMessage('done');
+    await report;
+    // No terminate(): the worker ends by itself with the channel still open and a mapping left.
+    expect(await exited).toEqual([0]);
     await ownerPortClosed;
     expect(tb.cpuBuffer(0).mappings()).toBe(0);
   });
