@@ -30,6 +30,7 @@ if (isMainThread) {
   p.release();
 
   const { read } = await new Promise((resolve) => worker.once('message', resolve));
+  await new Promise((resolve) => worker.once('exit', resolve)); // its output is flushed by then
   console.log(`owner: the consumer read ${read} of ${LINES} lines; owner stats:`, tb.stats(0));
   dispose();
 } else {
