@@ -15,6 +15,7 @@
 import type { CpuBuffer } from './cpu-buffer.js';
 import type { TraceEvent } from './consumer.js';
 import { SubbufReader } from './decoder.js';
+import { InterleavePoint, interleaveHook } from './interleave.js';
 import { COMMIT_LENGTH_MASK, PAGE_FLAG_MASK, PAGE_LINK_SHIFT, READER_PAGE_INDEX, READER_READ_INDEX } from './layout.js';
 
 /** One CPU's unread events, copied, in order. */
@@ -42,6 +43,7 @@ function copyUnread(cb: CpuBuffer, out: TraceEvent[]): void {
   let lost = 0;
   const copy = new Uint8Array(cb.subbufSize);
   for (const page of pages) {
+    if (interleaveHook !== undefined) interleaveHook(InterleavePoint.READER_ITERATE_PAGE, cb.cpu);
     const { length, entries: expected } = cb.readPage(page.id);
     if (cb.writerSnapshot().pagesLost - lostAtStart > page.distance) {
       lost += expected;

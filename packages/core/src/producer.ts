@@ -307,7 +307,13 @@ export class Producer {
     return at + payloadOffset(size);
   }
 
-  #badReserve(length: number): never {
+  #badReserve(length: number): void {
+    // A longer payload may fit a sub-buffer size set meanwhile: look before refusing.
+    if (!this.#pending && !this.#released && (length | 0) === length && length > this.maxPayload) {
+      const ctrl = Atomics.load(this.#ctl, CTRL_INDEX);
+      if ((ctrl & ~CTRL_WAITERS) !== this.#ctrlSeen) this.#ctrlChanged(ctrl);
+      if (length <= this.maxPayload) return;
+    }
     if (this.#released) throw new TraceBufferError(ErrorCode.EINVAL, `producer was released: cpu=${this.cpu}`);
     if (this.#pending) throw new TraceBufferError(ErrorCode.EBUSY, `a reservation is not committed yet: cpu=${this.cpu}`);
     return invalid(`payload length must be an integer 0..${this.maxPayload}`, 'length', length);
