@@ -42,7 +42,8 @@ export interface ConsumeOptions {
 /** What a consumer needs from its buffer. */
 export interface ConsumerHost {
   readonly cpus: number;
-  map(cpu: number): Mapping;
+  /** A mapping for tracebuf's own consumers (not refused while a snapshot is armed). */
+  mapInternal(cpu: number): Mapping;
 }
 
 /** Per-CPU cursor of the merging consumer: the reader sub-buffer range being walked. */
@@ -102,7 +103,7 @@ async function waitAny(mappings: readonly Mapping[], signal: AbortSignal | undef
 export async function* consumeEvents(host: ConsumerHost, options: ConsumeOptions = {}): AsyncGenerator<TraceEvent, void, undefined> {
   const { signal } = options;
   const cursors: CpuCursor[] = [];
-  for (let cpu = 0; cpu < host.cpus; cpu++) cursors.push(new CpuCursor(host.map(cpu)));
+  for (let cpu = 0; cpu < host.cpus; cpu++) cursors.push(new CpuCursor(host.mapInternal(cpu)));
   try {
     while (signal?.aborted !== true) {
       let best: CpuCursor | undefined;
@@ -167,7 +168,7 @@ export function copySubbuf(m: Mapping, id: number, from: number, read: number, r
  */
 export function rawStream(host: ConsumerHost, cpu: number, options: ConsumeOptions = {}): Readable {
   if (!Number.isInteger(cpu) || cpu < 0 || cpu >= host.cpus) invalid(`cpu must be an integer 0..${host.cpus - 1}`, 'cpu', cpu);
-  const m = host.map(cpu);
+  const m = host.mapInternal(cpu);
   const reader = new SubbufReader();
   let lastId = m.readerId;
   let lastRead = m.readerRead;

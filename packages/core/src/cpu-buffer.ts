@@ -19,8 +19,9 @@ import {
   CTRL_RECORD_OFF,
   CTRL_RESETTING,
   DROPPED_EVENTS_INDEX,
+  BANK_GEN_INDEX,
   BASE_PAGE_INDEX,
-  CLAIM_INDEX,
+  CAPACITY_INDEX,
   ENTRIES_BASE_INDEX,
   ENTRIES_BYTES_BASE_INDEX,
   HEAD_PAGE_INDEX,
@@ -42,7 +43,9 @@ import {
   META_STRUCT_LEN_OFFSET,
   META_SUBBUF_SIZE_OFFSET,
   MISSED_COUNT_LENGTH,
+  MIN_SUBBUF_SIZE,
   NEXT_ARRAY,
+  NR_SUBBUFS_INDEX,
   OVERRUN_INDEX,
   PAGES_LOST_INDEX,
   PAGES_INDEX,
@@ -74,6 +77,7 @@ import {
   WAKE_SEQ_INDEX,
   SUBBUF_COMMIT_OFFSET,
   SUBBUF_DATA_OFFSET,
+  SUBBUF_SIZE_INDEX,
   SUBBUF_TIME_STAMP_OFFSET,
   TAIL_PAGE_INDEX,
   WSEQ_INDEX,
@@ -183,32 +187,86 @@ export class CpuBuffer {
   };
   readonly #pageRead = { length: 0, entries: 0 };
 
-  constructor(cpu: number, g: Geometry, data: SharedArrayBuffer, control: SharedArrayBuffer) {
+  /** Sub-buffers the per-page arrays of this bank's control block have room for. */
+  readonly capacity: number;
+
+  /**
+   * A view of one bank — a data SharedArrayBuffer in the mmap layout and its control block —
+   * with the geometry the control block records now. A resize or a new life of the bank makes
+   * new `CpuBuffer` objects; this one keeps fixed-length views of the old geometry.
+   */
+  constructor(cpu: number, data: SharedArrayBuffer, control: SharedArrayBuffer) {
+    const ctl = new Int32Array(control);
+    const subbufSize = Atomics.load(ctl, SUBBUF_SIZE_INDEX);
+    const nrSubbufs = Atomics.load(ctl, NR_SUBBUFS_INDEX);
+    const capacity = Atomics.load(ctl, CAPACITY_INDEX);
+    const length = cpuDataLength({ subbufSize, nrSubbufs });
+    if (subbufSize < MIN_SUBBUF_SIZE || nrSubbufs < 3 || nrSubbufs > capacity || data.byteLength < length) {
+      throw new TraceBufferError(ErrorCode.EINVAL, `not an initialised tracebuf bank: cpu=${cpu}`);
+    }
     this.cpu = cpu;
-    this.subbufSize = g.subbufSize;
-    this.nrSubbufs = g.nrSubbufs;
-    this.dataSize = g.subbufSize - SUBBUF_DATA_OFFSET;
+    this.subbufSize = subbufSize;
+    this.nrSubbufs = nrSubbufs;
+    this.capacity = capacity;
+    this.dataSize = subbufSize - SUBBUF_DATA_OFFSET;
     this.data = data;
     this.control = control;
-    this.u8 = new Uint8Array(data);
-    this.i32 = new Int32Array(data);
-    this.view = new DataView(data);
-    this.ctl = new Int32Array(control);
+    // Fixed-length views: as fast as over a plain SharedArrayBuffer (length-tracking views of a
+    // growable one are not).
+    this.u8 = new Uint8Array(data, 0, length);
+    this.i32 = new Int32Array(data, 0, length / 4);
+    this.view = new DataView(data, 0, length);
+    this.ctl = ctl;
     this.ctlF64 = new Float64Array(control);
-    this.nextBase = pageArrayIndex(NEXT_ARRAY, g.nrSubbufs, 0);
-    this.prevBase = pageArrayIndex(PREV_ARRAY, g.nrSubbufs, 0);
-    this.entriesBase = pageArrayIndex(PAGE_ENTRIES_ARRAY, g.nrSubbufs, 0);
-    this.realEndBase = pageArrayIndex(REAL_END_ARRAY, g.nrSubbufs, 0);
+    this.nextBase = pageArrayIndex(NEXT_ARRAY, capacity, 0);
+    this.prevBase = pageArrayIndex(PREV_ARRAY, capacity, 0);
+    this.entriesBase = pageArrayIndex(PAGE_ENTRIES_ARRAY, capacity, 0);
+    this.realEndBase = pageArrayIndex(REAL_END_ARRAY, capacity, 0);
   }
 
-  /** Allocates and initialises the memory of a fresh CPU buffer. */
-  static allocate(cpu: number, g: Geometry): CpuBuffer {
-    const data = new SharedArrayBuffer(cpuDataLength(g));
-    const control = new SharedArrayBuffer(cpuControlLength(g.nrSubbufs));
-    const cb = new CpuBuffer(cpu, g, data, control);
+  /**
+   * Allocates a bank for `capacity` sub-buffers at most and `maxBytes` of data at most; with a
+   * geometry it is initialised as a fresh, empty CPU buffer, without one it stays empty (0 bytes)
+   * until {@link initialize}.
+   */
+  static allocateBank(capacity: number, maxBytes: number, g?: Geometry): { data: SharedArrayBuffer; control: SharedArrayBuffer } {
+    const data = new SharedArrayBuffer(0, { maxByteLength: maxBytes });
+    const control = new SharedArrayBuffer(cpuControlLength(capacity));
+    new Int32Array(control)[CAPACITY_INDEX] = capacity;
+    if (g !== undefined) CpuBuffer.initialize(data, control, g);
+    return { data, control };
+  }
+
+  /**
+   * Gives a bank a new life with geometry `g`: grows its data if needed, zeroes the mapping
+   * object and every control word, and lays out a fresh ring. Only for a bank no thread uses
+   * (not live, or live with producers shut out and no mapping). Bumps the bank generation, so a
+   * snapshot that read this bank becomes stale. `ENOMEM` beyond the bank's limits.
+   */
+  static initialize(data: SharedArrayBuffer, control: SharedArrayBuffer, g: Geometry): void {
+    const ctl = new Int32Array(control);
+    const capacity = ctl[CAPACITY_INDEX]!;
+    const length = cpuDataLength(g);
+    if (g.nrSubbufs > capacity || length > data.maxByteLength) {
+      throw new TraceBufferError(
+        ErrorCode.ENOMEM,
+        `buffer would exceed its per-cpu limits (${capacity} sub-buffers, ${data.maxByteLength} bytes; see maxBytesPerCpu): nrSubbufs=${g.nrSubbufs}`,
+      );
+    }
+    if (data.byteLength < length) data.grow(length);
+    new Uint8Array(data, 0, length).fill(0);
+    const bankGen = ctl[BANK_GEN_INDEX]!;
+    // The control word survives (generation, recording off, a resetting bit held by the caller).
+    const keep = Atomics.load(ctl, CTRL_INDEX);
+    ctl.fill(0);
+    ctl[CAPACITY_INDEX] = capacity;
+    ctl[SUBBUF_SIZE_INDEX] = g.subbufSize;
+    ctl[NR_SUBBUFS_INDEX] = g.nrSubbufs;
+    ctl[CTRL_INDEX] = keep;
+    Atomics.store(ctl, BANK_GEN_INDEX, (bankGen + 1) | 0);
+    const cb = new CpuBuffer(0, data, control);
     cb.#initRing();
     cb.#writeMetaConstants();
-    return cb;
   }
 
   /**
@@ -304,6 +362,12 @@ export class CpuBuffer {
       }
       relax(round, 'sub-buffer commit');
     }
+  }
+
+  /** Committed length and data-event count of sub-buffer `id`, read consistently (a copy). */
+  readPage(id: number): { length: number; entries: number } {
+    const page = this.#readPage(id);
+    return { length: page.length, entries: page.entries };
   }
 
   /** Reads the reader-side 64-bit counter at `index` (caller holds the reader lock). */
@@ -615,17 +679,9 @@ export class CpuBuffer {
     const ctl = this.ctl;
     this.lockReader();
     try {
-      this.#updateCtrl(CTRL_RESETTING, 0);
-      try {
-        for (let round = 0; (Atomics.load(ctl, WSEQ_INDEX) & 1) !== 0; round++) relax(round, 'producer');
-      } catch (err) {
-        // A producer died inside its critical section (recover() it first): change nothing.
-        this.#updateCtrl(0, CTRL_RESETTING);
-        throw err;
-      }
-
-      // The kernel restarts on cpu_buffer->pages (rb_reset_cpu), whatever the head was.
+      this.stopProducers();
       this.#checkHead();
+      // The kernel restarts on cpu_buffer->pages (rb_reset_cpu), whatever the head was.
       const head = ctl[PAGES_INDEX]!;
       const n = this.nrSubbufs;
       for (let id = 0; id < n; id++) {
@@ -652,12 +708,43 @@ export class CpuBuffer {
       for (const index of [READ_INDEX, READ_BYTES_INDEX, LOST_EVENTS_INDEX, LAST_OVERRUN_INDEX, LOST_UNREPORTED_INDEX]) {
         write64(ctl, index, 0);
       }
-      // New generation, resetting bit cleared: producers resynchronise at their next reserve.
-      this.#updateCtrl(0, CTRL_RESETTING, CTRL_GEN_UNIT);
+      this.resumeProducers();
       if (this.mappings() > 0) this.refreshMeta();
     } finally {
       this.unlockReader();
     }
+  }
+
+  /**
+   * Shuts producers out: sets RESETTING, then waits for an even `wseq` (a Dekker pairing with
+   * the producer, which sets `wseq` odd and then reads `ctrl`), so no producer is publishing or
+   * moving the tail, and none will until {@link resumeProducers}. Caller holds the reader lock.
+   * If a producer died inside its critical section the wait gives up with `EFAULT` and changes
+   * nothing (recover() it first).
+   */
+  stopProducers(): void {
+    this.#updateCtrl(CTRL_RESETTING, 0);
+    try {
+      for (let round = 0; (Atomics.load(this.ctl, WSEQ_INDEX) & 1) !== 0; round++) relax(round, 'producer');
+    } catch (err) {
+      this.#updateCtrl(0, CTRL_RESETTING);
+      throw err;
+    }
+  }
+
+  /** Lets producers in again, with a new generation: they reload their state at the next write. */
+  resumeProducers(): void {
+    this.#updateCtrl(0, CTRL_RESETTING, CTRL_GEN_UNIT);
+  }
+
+  /** True while a snapshot or resize may proceed: no mapping and no internal reader on this bank. */
+  unmapped(): boolean {
+    return Atomics.load(this.ctl, MAPPED_INDEX) === 0;
+  }
+
+  /** Writes the constant meta fields (after a resize changed `nr_subbufs`). */
+  writeMetaConstants(): void {
+    this.#writeMetaConstants();
   }
 
   /**
@@ -692,7 +779,6 @@ export class CpuBuffer {
         if (counted.entries > 0) this.ctlF64[LAST_TS_F64_INDEX] = counted.lastTs;
         Atomics.store(ctl, WSEQ_INDEX, seq + 1);
       }
-      Atomics.store(ctl, CLAIM_INDEX, 0);
       return repaired;
     } finally {
       this.unlockReader();

@@ -14,6 +14,12 @@ export const ErrorCode = {
   ENODEV: 'ENODEV',
   /** Unknown ioctl command. */
   ENOTTY: 'ENOTTY',
+  /** Out of room: a resize beyond the per-cpu limits fixed at creation (`maxBytesPerCpu`). */
+  ENOMEM: 'ENOMEM',
+  /** Not permitted: writing to a snapshot. */
+  EPERM: 'EPERM',
+  /** Stale: a snapshot whose memory was reused by a later snapshot. */
+  ESTALE: 'ESTALE',
   /** A wait timed out. */
   ETIMEDOUT: 'ETIMEDOUT',
   /** An internal invariant broke; recording was turned off for that CPU buffer. */

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export { TraceBuffer, resolveOptions } from './trace-buffer.js';
-export type { CpuStats, DrainOptions, DrainSink, TraceBufferConfig, TraceBufferHandle, TraceBufferOptions } from './trace-buffer.js';
+export type { BankHandle, CpuGeometry, CpuStats, DrainOptions, DrainSink, TraceBufferConfig, TraceBufferHandle, TraceBufferOptions } from './trace-buffer.js';
 export { Producer } from './producer.js';
 export type { Reservation } from './producer.js';
 export { AbortError, Mapping } from './mapping.js';

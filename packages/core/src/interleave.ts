@@ -13,6 +13,8 @@ export const InterleavePoint = {
   READER_SWAP_BEFORE_CAS: 'reader:swap-before-cas',
   /** GET_READER read the reader sub-buffer's length and count; it is about to decide. */
   READER_AFTER_READ_PAGE: 'reader:after-read-page',
+  /** Non-consuming iteration: about to copy the next sub-buffer of the walk. */
+  READER_ITERATE_PAGE: 'reader:iterate-page',
   /** Producer moving the tail: the end padding is written; it is about to read the link to the next sub-buffer. */
   PRODUCER_MOVE_TAIL: 'producer:move-tail',
   /** Producer pushing the head: the link is UPDATE; HEAD on the successor comes next. */

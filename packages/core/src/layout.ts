@@ -275,8 +275,11 @@ export const CpuControlLayout = defineLayout(
     w32('pages', "the kernel's cpu_buffer->pages: the ring sub-buffer a reset restarts head and tail on"),
     line('control line'),
     w32('ctrl', 'bit 0 recording off, bit 1 resetting, bit 2 any-data waiter, bit 3 watermark waiter, bits 4.. reset generation'),
-    w32('claim', 'producer claim token, 0 when the slot is free'),
     w32('mapped', 'number of live mappings of this CPU buffer'),
+    w32('subbuf_size', 'bytes per sub-buffer of this bank, header included'),
+    w32('nr_subbufs', 'sub-buffers of this bank, the reader one included'),
+    w32('capacity', 'sub-buffers the per-page arrays of this control block have room for'),
+    w32('bank_gen', 'bumped each time this bank is emptied for a new life (a snapshot of it is then stale)'),
     w32('wake_seq', 'wake-up sequence waiters block on with Atomics.wait'),
     w32('shortest_full', 'smallest watermark asked for by a pending watermark waiter (0: none recorded)'),
     w32('last_pages_touched', 'pages_touched at the last full-waiter check'),
@@ -347,8 +350,14 @@ export const LOST_UNREPORTED_INDEX = cpuIndex('lost_unreported');
 export const PAGES_INDEX = cpuIndex('pages');
 /** Int32 index of the control word (recording off, resetting, reset generation). */
 export const CTRL_INDEX = cpuIndex('ctrl');
-/** Int32 index of the producer claim token. */
-export const CLAIM_INDEX = cpuIndex('claim');
+/** Int32 index of this bank's sub-buffer size. */
+export const SUBBUF_SIZE_INDEX = cpuIndex('subbuf_size');
+/** Int32 index of this bank's number of sub-buffers. */
+export const NR_SUBBUFS_INDEX = cpuIndex('nr_subbufs');
+/** Int32 index of the capacity (in sub-buffers) of the per-page arrays. */
+export const CAPACITY_INDEX = cpuIndex('capacity');
+/** Int32 index of the bank generation. */
+export const BANK_GEN_INDEX = cpuIndex('bank_gen');
 /** Int32 index of the mapping count. */
 export const MAPPED_INDEX = cpuIndex('mapped');
 /** Int32 index of the wake-up sequence. */
@@ -401,14 +410,14 @@ export const PAGE_FLAG_MASK = 3;
 /** Shift of the sub-buffer id in a ring link. */
 export const PAGE_LINK_SHIFT = 2;
 
-/** Int32 index of `array` for sub-buffer `id`, given the number of sub-buffers. */
-export function pageArrayIndex(array: 0 | 1 | 2 | 3, nrSubbufs: number, id: number): number {
-  return CPU_CONTROL_LENGTH / 4 + array * pageArrayStride(nrSubbufs) + id;
+/** Int32 index of `array` for sub-buffer `id`, given the capacity (in sub-buffers) of the arrays. */
+export function pageArrayIndex(array: 0 | 1 | 2 | 3, capacity: number, id: number): number {
+  return CPU_CONTROL_LENGTH / 4 + array * pageArrayStride(capacity) + id;
 }
 
 /** Int32 words between the starts of two per-page arrays (rounded to a cache line). */
-export function pageArrayStride(nrSubbufs: number): number {
-  return Math.ceil((nrSubbufs * 4) / CACHE_LINE_LENGTH) * (CACHE_LINE_LENGTH / 4);
+export function pageArrayStride(capacity: number): number {
+  return Math.ceil((capacity * 4) / CACHE_LINE_LENGTH) * (CACHE_LINE_LENGTH / 4);
 }
 
 /** Which per-page array: `next`. */
@@ -420,9 +429,9 @@ export const PAGE_ENTRIES_ARRAY = 2;
 /** Which per-page array: `real_end`. */
 export const REAL_END_ARRAY = 3;
 
-/** Total bytes of a CPU control block for `nrSubbufs` sub-buffers. */
-export function cpuControlLength(nrSubbufs: number): number {
-  return CPU_CONTROL_LENGTH + PageArrays.length * pageArrayStride(nrSubbufs) * 4;
+/** Total bytes of a CPU control block whose per-page arrays hold `capacity` sub-buffers. */
+export function cpuControlLength(capacity: number): number {
+  return CPU_CONTROL_LENGTH + PageArrays.length * pageArrayStride(capacity) * 4;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -440,6 +449,8 @@ export const GlobalControlLayout = defineLayout(
     w64('created_hr', 'process.hrtime of creation in ns (f64): the zero of the mono clock'),
     w32('next_token', 'last producer claim token handed out'),
     w32('magic', 'constant that marks a tracebuf control block'),
+    w32('snapshot_armed', 'snapshot users armed (map() is EBUSY while non-zero)'),
+    w32('admin_lock', 'serialises buffer-wide changes: snapshot, resize, sub-buffer size, map bookkeeping'),
     line('end'),
   ],
   CACHE_LINE_LENGTH,
@@ -455,10 +466,51 @@ export const CREATED_HR_F64_INDEX = GlobalControlLayout.offsetOf('created_hr') /
 export const NEXT_TOKEN_INDEX = GlobalControlLayout.offsetOf('next_token') / 4;
 /** Int32 index of the magic word. */
 export const MAGIC_INDEX = GlobalControlLayout.offsetOf('magic') / 4;
+/** Int32 index of the armed-snapshot count. */
+export const SNAPSHOT_ARMED_INDEX = GlobalControlLayout.offsetOf('snapshot_armed') / 4;
+/** Int32 index of the buffer-wide admin lock. */
+export const ADMIN_LOCK_INDEX = GlobalControlLayout.offsetOf('admin_lock') / 4;
 /** Value of the magic word ("TBUF"). */
 export const CONTROL_MAGIC = 0x46554254;
 /** Length of the buffer-wide control block. */
 export const GLOBAL_CONTROL_LENGTH = GlobalControlLayout.length;
+
+/**
+ * Per-CPU anchor, one cache line per cpu slot after the buffer control block: what never moves
+ * when a CPU buffer is resized or swapped with its snapshot spare. Each slot has two banks (a
+ * data SharedArrayBuffer in the mmap layout and its control block); one is live, the other is
+ * the snapshot spare.
+ */
+export const AnchorLayout = defineLayout(
+  'per-CPU anchor (private, after the buffer control block)',
+  [
+    w32('layout_gen', 'bumped when the live bank or its geometry changes (views are rebuilt)'),
+    w32('live_bank', 'which bank (0 or 1) producers write and mappings map'),
+    w32('claim', 'producer claim token, 0 when the slot is free'),
+    w32('spare_ready', '1 while the spare bank holds a fresh empty ring for the next snapshot'),
+    line('end'),
+  ],
+  CACHE_LINE_LENGTH,
+);
+
+/** Int32 index (from the anchor's start) of the layout generation. */
+export const LAYOUT_GEN_INDEX = AnchorLayout.offsetOf('layout_gen') / 4;
+/** Int32 index (from the anchor's start) of the live bank. */
+export const LIVE_BANK_INDEX = AnchorLayout.offsetOf('live_bank') / 4;
+/** Int32 index (from the anchor's start) of the producer claim token. */
+export const CLAIM_INDEX = AnchorLayout.offsetOf('claim') / 4;
+/** Int32 index (from the anchor's start) of the spare-ready flag. */
+export const SPARE_READY_INDEX = AnchorLayout.offsetOf('spare_ready') / 4;
+
+/** Int32 index of the first word of cpu slot `cpu`'s anchor in the buffer control block. */
+export function anchorIndex(cpu: number): number {
+  return (GLOBAL_CONTROL_LENGTH + cpu * AnchorLayout.length) / 4;
+}
+
+/** Bytes of the buffer control block with the anchors of `cpus` slots. */
+export function globalControlLength(cpus: number): number {
+  return GLOBAL_CONTROL_LENGTH + cpus * AnchorLayout.length;
+}
 
 /** Every region, in the order {@link describeLayout} prints them. */
 export const ALL_LAYOUTS: readonly Layout[] = [
@@ -467,6 +519,7 @@ export const ALL_LAYOUTS: readonly Layout[] = [
   MetaLayout,
   CpuControlLayout,
   GlobalControlLayout,
+  AnchorLayout,
 ];
 
 /**

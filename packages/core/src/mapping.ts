@@ -70,7 +70,7 @@ export interface MapRange {
  * must be non-zero and fit in what remains after the offset. All `EINVAL`.
  */
 function checkRange(cb: CpuBuffer, offset: unknown, length: unknown): void {
-  const total = cb.data.byteLength;
+  const total = cb.u8.length;
   if (!Number.isInteger(offset) || (offset as number) < 0 || (offset as number) % cb.subbufSize !== 0) {
     invalid(`map offset must be a multiple of the sub-buffer size ${cb.subbufSize}`, 'offset', offset);
   }
@@ -144,6 +144,12 @@ export class Mapping {
   readonly bytes: Uint8Array;
   /** Byte offset of {@link bytes} in the whole object (0 unless a range was mapped). */
   readonly offset: number;
+  /**
+   * The SharedArrayBuffer behind {@link bytes} (growable: it can be longer than the mapping
+   * object; make views with an explicit length, `(nrSubbufs + 1) * subbufSize`). For handing
+   * the mapping to another thread.
+   */
+  readonly buffer: SharedArrayBuffer;
   /** Bytes before sub-buffer 0 (the meta page size: one sub-buffer). */
   readonly metaPageSize: number;
   /** Sub-buffer size including its header. */
@@ -158,7 +164,7 @@ export class Mapping {
 
   /** @internal Use `TraceBuffer.map()`. */
   constructor(cb: CpuBuffer, host: MappingHost, range?: MapRange) {
-    const total = cb.data.byteLength;
+    const total = cb.u8.length;
     const offset = range?.offset ?? 0;
     const length = range?.length ?? total - offset;
     checkRange(cb, offset, length);
@@ -166,8 +172,9 @@ export class Mapping {
     this.#cb = cb;
     this.#host = host;
     this.offset = offset;
+    this.buffer = cb.data;
     this.bytes = new Uint8Array(cb.data, offset, length);
-    this.#view = new DataView(cb.data);
+    this.#view = new DataView(cb.data, 0, total);
     this.metaPageSize = cb.subbufSize;
     this.subbufSize = cb.subbufSize;
     this.nrSubbufs = cb.nrSubbufs;

@@ -15,7 +15,6 @@ import { InterleavePoint, interleaveHook } from './interleave.js';
 import { ErrorCode, TraceBufferError, invalid } from './errors.js';
 import { TIME_EXTEND_UNIT, dataTypeLen, eventLength, payloadOffset } from './event.js';
 import {
-  CLAIM_INDEX,
   COMMIT_LENGTH_MASK,
   CTRL_INDEX,
   CTRL_GEN_MASK,
@@ -57,10 +56,10 @@ import {
 
 /** What {@link Producer.reserve} hands out: where to write the payload. Reused per producer. */
 export interface Reservation {
-  /** The whole data memory of the CPU buffer. */
-  readonly bytes: Uint8Array;
+  /** The whole data memory of the CPU buffer (replaced after a resize or a snapshot swap). */
+  bytes: Uint8Array;
   /** A DataView over the same memory. */
-  readonly view: DataView;
+  view: DataView;
   /** Byte offset of the payload in {@link bytes}. */
   offset: number;
   /** Payload length asked for. */
@@ -73,6 +72,10 @@ export interface ProducerContext {
   readonly clockKind: number;
   readonly monoOffsetNs: number;
   readonly global: Int32Array;
+  /** The live bank of `cpu` now (after a resize or a snapshot swap it is another object). */
+  readonly live: (cpu: number) => CpuBuffer;
+  /** Int32 index of `cpu`'s claim word in {@link global}. */
+  readonly claimIndex: (cpu: number) => number;
   /** Called when the producer releases its slot. */
   readonly onRelease: (p: Producer) => void;
 }
@@ -85,20 +88,20 @@ export class Producer {
   /** The cpu slot this producer writes. */
   readonly cpu: number;
   /** Largest payload accepted: `subbufSize - 24`. */
-  readonly maxPayload: number;
+  maxPayload: number;
 
-  readonly #cb: CpuBuffer;
+  #cb: CpuBuffer;
   readonly #ctx: ProducerContext;
-  readonly #ctl: Int32Array;
-  readonly #ctlF64: Float64Array;
-  readonly #i32: Int32Array;
-  readonly #u8: Uint8Array;
+  #ctl: Int32Array;
+  #ctlF64: Float64Array;
+  #i32: Int32Array;
+  #u8: Uint8Array;
   readonly #global: Int32Array;
-  readonly #dataSize: number;
-  readonly #subbufSize: number;
-  readonly #nextBase: number;
-  readonly #entriesArray: number;
-  readonly #realEndBase: number;
+  #dataSize: number;
+  #subbufSize: number;
+  #nextBase: number;
+  #entriesArray: number;
+  #realEndBase: number;
   readonly #overwrite: boolean;
   readonly #clockKind: number;
   readonly #monoOffsetNs: number;
@@ -130,13 +133,13 @@ export class Producer {
   /** @internal Use `TraceBuffer.producer()`. */
   constructor(cb: CpuBuffer, ctx: ProducerContext, token: number) {
     this.cpu = cb.cpu;
-    this.#cb = cb;
     this.#ctx = ctx;
+    this.#global = ctx.global;
+    this.#cb = cb;
     this.#ctl = cb.ctl;
     this.#ctlF64 = cb.ctlF64;
     this.#i32 = cb.i32;
     this.#u8 = cb.u8;
-    this.#global = ctx.global;
     this.#dataSize = cb.dataSize;
     this.#subbufSize = cb.subbufSize;
     this.#nextBase = cb.nextBase;
@@ -148,9 +151,27 @@ export class Producer {
     this.#token = token;
     this.maxPayload = cb.subbufSize - SUBBUF_DATA_OFFSET - 8;
     this.#reservation = { bytes: cb.u8, view: cb.view, offset: 0, length: 0 };
+    this.#bind(cb);
     this.#resync(Atomics.load(this.#ctl, CTRL_INDEX));
     // A new thread's clock continues a ring another thread may have written: anchor it.
     this.#absoluteNext = this.#write > 0;
+  }
+
+  /** Points the producer at a bank (at claim, after a resize, after a snapshot swap). */
+  #bind(cb: CpuBuffer): void {
+    this.#cb = cb;
+    this.#ctl = cb.ctl;
+    this.#ctlF64 = cb.ctlF64;
+    this.#i32 = cb.i32;
+    this.#u8 = cb.u8;
+    this.#dataSize = cb.dataSize;
+    this.#subbufSize = cb.subbufSize;
+    this.#nextBase = cb.nextBase;
+    this.#entriesArray = cb.entriesBase;
+    this.#realEndBase = cb.realEndBase;
+    this.maxPayload = cb.subbufSize - SUBBUF_DATA_OFFSET - 8;
+    this.#reservation.bytes = cb.u8;
+    this.#reservation.view = cb.view;
   }
 
   /** Loads the producer state from the control block (at claim, and after a reset). */
@@ -179,6 +200,12 @@ export class Producer {
    */
   #ctrlChanged(ctrl: number): boolean {
     if ((ctrl & (CTRL_RECORD_OFF | CTRL_RESETTING)) !== 0) return false;
+    // A new generation: maybe a reset, maybe a new geometry or another live bank.
+    const live = this.#ctx.live(this.cpu);
+    if (live !== this.#cb) {
+      this.#bind(live);
+      return this.#ctrlChanged(Atomics.load(this.#ctl, CTRL_INDEX));
+    }
     this.#resync(ctrl);
     return true;
   }
@@ -280,7 +307,13 @@ export class Producer {
     return at + payloadOffset(size);
   }
 
-  #badReserve(length: number): never {
+  #badReserve(length: number): void {
+    // A longer payload may fit a sub-buffer size set meanwhile: look before refusing.
+    if (!this.#pending && !this.#released && (length | 0) === length && length > this.maxPayload) {
+      const ctrl = Atomics.load(this.#ctl, CTRL_INDEX);
+      if ((ctrl & ~CTRL_WAITERS) !== this.#ctrlSeen) this.#ctrlChanged(ctrl);
+      if (length <= this.maxPayload) return;
+    }
     if (this.#released) throw new TraceBufferError(ErrorCode.EINVAL, `producer was released: cpu=${this.cpu}`);
     if (this.#pending) throw new TraceBufferError(ErrorCode.EBUSY, `a reservation is not committed yet: cpu=${this.cpu}`);
     return invalid(`payload length must be an integer 0..${this.maxPayload}`, 'length', length);
@@ -498,7 +531,7 @@ export class Producer {
     if (this.#released) return;
     this.#pending = false;
     this.#released = true;
-    Atomics.compareExchange(this.#ctl, CLAIM_INDEX, this.#token, 0);
+    Atomics.compareExchange(this.#global, this.#ctx.claimIndex(this.cpu), this.#token, 0);
     this.#ctx.onRelease(this);
   }
 

@@ -4,16 +4,23 @@
  * @packageDocumentation
  */
 import { availableParallelism } from 'node:os';
+import type { Readable } from 'node:stream';
+import { isMainThread } from 'node:worker_threads';
 import { ClockKind, ClockName, type ClockNameValue, counterPeek, hrNowNs, monoNow, monoOffsetNs } from './clock.js';
+import { type ConsumeOptions, type TraceEvent, consumeEvents, rawStream } from './consumer.js';
 import { read64 } from './counters.js';
-import { CpuBuffer, cpuDataLength, type Geometry } from './cpu-buffer.js';
+import { CpuBuffer, cpuDataLength } from './cpu-buffer.js';
+import { SubbufReader } from './decoder.js';
 import { ErrorCode, TraceBufferError, invalid, showValue } from './errors.js';
 import {
+  ADMIN_LOCK_INDEX,
+  BANK_GEN_INDEX,
   CLAIM_INDEX,
   COMMIT_OVERRUN_INDEX,
   CONTROL_MAGIC,
   CREATED_HR_F64_INDEX,
-  GLOBAL_CONTROL_LENGTH,
+  LAYOUT_GEN_INDEX,
+  LIVE_BANK_INDEX,
   LOST_UNREPORTED_INDEX,
   MAGIC_INDEX,
   MAX_SUBBUF_SIZE,
@@ -22,19 +29,23 @@ import {
   NEXT_TOKEN_INDEX,
   PAGE_FLAG_MASK,
   PAGE_LINK_SHIFT,
-  PageFlag,
   PAGES_READ_INDEX,
+  PageFlag,
   READER_PAGE_INDEX,
   READ_BYTES_INDEX,
   READ_INDEX,
+  SNAPSHOT_ARMED_INDEX,
+  SPARE_READY_INDEX,
+  SUBBUF_DATA_OFFSET,
   TRACE_MMAP_IOCTL_GET_READER,
+  anchorIndex,
   cpuControlLength,
+  globalControlLength,
 } from './layout.js';
-import type { Readable } from 'node:stream';
-import { type ConsumeOptions, type TraceEvent, consumeEvents, rawStream } from './consumer.js';
-import { SubbufReader } from './decoder.js';
 import { Mapping, type MapRange, type MappingHost } from './mapping.js';
 import { Producer, type ProducerContext } from './producer.js';
+import { iterateEvents } from './iterate.js';
+import { growRing, shrinkRing } from './resize.js';
 
 /** Receives the events of {@link TraceBuffer.drainTo}. */
 export interface DrainSink {
@@ -68,9 +79,15 @@ export interface TraceBufferOptions {
   clock?: ClockNameValue;
   /** Watermark for waits, 0..100 (percent of the ring's sub-buffers dirty). Default 50. */
   bufferPercent?: number;
+  /**
+   * Most bytes one CPU buffer may ever take (its SharedArrayBuffers are growable up to this), for
+   * `resize()`, `setSubbufSize()` and the snapshot spare. Default: 4 times the initial size, at
+   * least 8 MiB. Growth beyond it is `ENOMEM`.
+   */
+  maxBytesPerCpu?: number;
 }
 
-/** The resolved configuration of a buffer. */
+/** The resolved configuration of a buffer, as created (see `geometry(cpu)` for the current one). */
 export interface TraceBufferConfig {
   readonly cpus: number;
   readonly subbufSize: number;
@@ -78,15 +95,32 @@ export interface TraceBufferConfig {
   readonly overwrite: boolean;
   readonly clock: ClockNameValue;
   readonly bufferPercent: number;
+  readonly maxBytesPerCpu: number;
+}
+
+/** One bank of a CPU buffer: the mapping memory (growable) and its control block. */
+export interface BankHandle {
+  readonly data: SharedArrayBuffer;
+  readonly control: SharedArrayBuffer;
 }
 
 /** The structured-cloneable description of a buffer; pass it to workers and `attach()` it. */
 export interface TraceBufferHandle {
   readonly kind: 'tracebuf';
-  readonly version: 1;
+  readonly version: 2;
   readonly config: TraceBufferConfig;
+  /** Buffer-wide control block with the per-CPU anchors. */
   readonly global: SharedArrayBuffer;
-  readonly cpus: readonly { readonly data: SharedArrayBuffer; readonly control: SharedArrayBuffer }[];
+  /** Per cpu slot: its banks (the live one and the snapshot spare; a snapshot has one). */
+  readonly cpus: readonly { readonly banks: readonly BankHandle[] }[];
+  /** Set on a snapshot: the bank generations it was taken at (it is stale once they change). */
+  readonly snapshotOf?: readonly number[];
+}
+
+/** The current geometry of one CPU buffer. */
+export interface CpuGeometry {
+  readonly subbufSize: number;
+  readonly nrSubbufs: number;
 }
 
 /** `tb.stats(cpu)`: the kernel's `per_cpu/cpuN/stats` (reference §7) plus a few more counters. */
@@ -127,7 +161,9 @@ const DEFAULTS = {
   bufferPercent: 50,
 } as const;
 
-const OPTION_NAMES = new Set(['cpus', 'subbufSize', 'nrSubbufs', 'overwrite', 'clock', 'bufferPercent']);
+const OPTION_NAMES = new Set(['cpus', 'subbufSize', 'nrSubbufs', 'overwrite', 'clock', 'bufferPercent', 'maxBytesPerCpu']);
+const MIN_MAX_BYTES = 8 << 20;
+const MAX_MAX_BYTES = 2 ** 31;
 const MAX_CPUS = 4096;
 
 /** Validates options and fills in defaults; throws `EINVAL` naming the first bad value. */
@@ -160,17 +196,32 @@ export function resolveOptions(options: TraceBufferOptions | undefined): TraceBu
   if (!Number.isInteger(bufferPercent) || bufferPercent < 0 || bufferPercent > 100) {
     invalid('bufferPercent must be an integer 0..100', 'bufferPercent', bufferPercent);
   }
-  return { cpus, subbufSize, nrSubbufs, overwrite, clock, bufferPercent };
+  const initialBytes = cpuDataLength({ subbufSize, nrSubbufs });
+  const maxBytesPerCpu = options.maxBytesPerCpu ?? Math.min(MAX_MAX_BYTES, Math.max(4 * initialBytes, MIN_MAX_BYTES));
+  if (!Number.isInteger(maxBytesPerCpu) || maxBytesPerCpu < initialBytes || maxBytesPerCpu > MAX_MAX_BYTES) {
+    invalid(`maxBytesPerCpu must be an integer ${initialBytes}..${MAX_MAX_BYTES}`, 'maxBytesPerCpu', maxBytesPerCpu);
+  }
+  return { cpus, subbufSize, nrSubbufs, overwrite, clock, bufferPercent, maxBytesPerCpu };
 }
 
-function isSab(value: unknown, length?: number): value is SharedArrayBuffer {
-  return value instanceof SharedArrayBuffer && (length === undefined || value.byteLength === length);
+/**
+ * Sub-buffers the control block of a bank has room for: enough for any geometry within
+ * `maxBytesPerCpu` at the smallest sub-buffer size, but no more than 4 times the initial count
+ * or 2047 (whichever is larger), so that huge limits do not cost huge control blocks.
+ */
+export function bankCapacity(config: TraceBufferConfig): number {
+  const byBytes = Math.floor(config.maxBytesPerCpu / MIN_SUBBUF_SIZE) - 1;
+  return Math.min(byBytes, Math.max(4 * config.nrSubbufs, 2047));
+}
+
+function isSab(value: unknown): value is SharedArrayBuffer {
+  return value instanceof SharedArrayBuffer;
 }
 
 /** Checks that `handle` is a tracebuf handle (structurally); throws `EINVAL` otherwise. */
 function checkHandle(handle: unknown): TraceBufferHandle {
   const h = handle as Partial<TraceBufferHandle> | null;
-  if (h === null || typeof h !== 'object' || h.kind !== 'tracebuf' || h.version !== 1) {
+  if (h === null || typeof h !== 'object' || h.kind !== 'tracebuf' || h.version !== 2) {
     invalid('not a tracebuf handle', 'handle', handle);
   }
   let config: TraceBufferConfig;
@@ -179,18 +230,30 @@ function checkHandle(handle: unknown): TraceBufferHandle {
   } catch (err) {
     throw new TraceBufferError(ErrorCode.EINVAL, `handle has a bad config: ${(err as Error).message}`);
   }
-  if (!isSab(h.global, GLOBAL_CONTROL_LENGTH) || new Int32Array(h.global)[MAGIC_INDEX] !== CONTROL_MAGIC) {
+  if (!isSab(h.global) || h.global.byteLength !== globalControlLength(config.cpus) || new Int32Array(h.global)[MAGIC_INDEX] !== CONTROL_MAGIC) {
     invalid('handle has no tracebuf control block', 'handle.global', h.global);
   }
-  const g: Geometry = config;
   if (!Array.isArray(h.cpus) || h.cpus.length !== config.cpus) invalid('handle cpus do not match its config', 'handle.cpus', h.cpus);
+  const controlLength = cpuControlLength(bankCapacity(config));
   for (const [i, c] of h.cpus.entries()) {
-    const entry = c as { data?: unknown; control?: unknown } | null;
-    if (entry === null || typeof entry !== 'object' || !isSab(entry.data, cpuDataLength(g)) || !isSab(entry.control, cpuControlLength(g.nrSubbufs))) {
-      invalid('handle has a bad cpu buffer', `handle.cpus[${i}]`, c);
-    }
+    const banks = (c as { banks?: unknown } | null)?.banks;
+    const ok =
+      Array.isArray(banks) &&
+      banks.length === (h.snapshotOf === undefined ? 2 : 1) &&
+      banks.every((b: Partial<BankHandle> | null) => b !== null && isSab(b.data) && b.data.growable && isSab(b.control) && b.control.byteLength === controlLength);
+    if (!ok) invalid('handle has a bad cpu buffer', `handle.cpus[${i}]`, c);
   }
   return h as TraceBufferHandle;
+}
+
+/** A cpu slot in this thread: its banks, its anchor, and the view of the live bank. */
+interface Slot {
+  readonly cpu: number;
+  readonly banks: readonly BankHandle[];
+  /** Int32 index of the slot's anchor in the buffer control block. */
+  readonly anchor: number;
+  cb: CpuBuffer;
+  gen: number;
 }
 
 /**
@@ -206,22 +269,30 @@ function checkHandle(handle: unknown): TraceBufferHandle {
  * ```
  */
 export class TraceBuffer implements MappingHost {
-  /** The resolved configuration. */
+  /** The configuration the buffer was created with (see {@link geometry} for the current one). */
   readonly config: TraceBufferConfig;
   /** The structured-cloneable handle: send it to a worker and `TraceBuffer.attach()` it there. */
   readonly handle: TraceBufferHandle;
+  /** True for a snapshot (`tb.snapshot()`): read-only, stale once a later snapshot reuses its memory. */
+  readonly isSnapshot: boolean;
 
-  readonly #cpus: readonly CpuBuffer[];
+  readonly #slots: readonly Slot[];
   readonly #global: Int32Array;
   readonly #ctx: ProducerContext;
   readonly #monoOffsetNs: number;
   readonly #producers = new Set<Producer>();
 
-  private constructor(handle: TraceBufferHandle, cpus: readonly CpuBuffer[]) {
+  private constructor(handle: TraceBufferHandle) {
     this.handle = handle;
     this.config = handle.config;
-    this.#cpus = cpus;
+    this.isSnapshot = handle.snapshotOf !== undefined;
     this.#global = new Int32Array(handle.global);
+    this.#slots = handle.cpus.map((c, cpu) => {
+      const anchor = anchorIndex(cpu);
+      const gen = Atomics.load(this.#global, anchor + LAYOUT_GEN_INDEX);
+      const bank = c.banks[this.isSnapshot ? 0 : Atomics.load(this.#global, anchor + LIVE_BANK_INDEX)]!;
+      return { cpu, banks: c.banks, anchor, cb: new CpuBuffer(cpu, bank.data, bank.control), gen };
+    });
     const created = new Float64Array(handle.global)[CREATED_HR_F64_INDEX]!;
     this.#monoOffsetNs = monoOffsetNs(created);
     this.#ctx = {
@@ -229,6 +300,8 @@ export class TraceBuffer implements MappingHost {
       clockKind: handle.config.clock === ClockName.MONO ? ClockKind.MONO : ClockKind.COUNTER,
       monoOffsetNs: this.#monoOffsetNs,
       global: this.#global,
+      live: (cpu) => this.#live(cpu),
+      claimIndex: (cpu) => anchorIndex(cpu) + CLAIM_INDEX,
       onRelease: (p) => this.#producers.delete(p),
     };
   }
@@ -236,27 +309,20 @@ export class TraceBuffer implements MappingHost {
   /** Creates a buffer. Throws `EINVAL` naming the first bad option; allocates nothing then. */
   static create(options?: TraceBufferOptions): TraceBuffer {
     const config = resolveOptions(options);
-    const global = new SharedArrayBuffer(GLOBAL_CONTROL_LENGTH);
+    const global = new SharedArrayBuffer(globalControlLength(config.cpus));
     const g = new Int32Array(global);
     g[MAGIC_INDEX] = CONTROL_MAGIC;
     new Float64Array(global)[CREATED_HR_F64_INDEX] = hrNowNs();
-    const cpus: CpuBuffer[] = [];
-    for (let cpu = 0; cpu < config.cpus; cpu++) cpus.push(CpuBuffer.allocate(cpu, config));
-    const handle: TraceBufferHandle = {
-      kind: 'tracebuf',
-      version: 1,
-      config,
-      global,
-      cpus: cpus.map((c) => ({ data: c.data, control: c.control })),
-    };
-    return new TraceBuffer(handle, cpus);
+    const capacity = bankCapacity(config);
+    const cpus = Array.from({ length: config.cpus }, () => ({
+      banks: [CpuBuffer.allocateBank(capacity, config.maxBytesPerCpu, config), CpuBuffer.allocateBank(capacity, config.maxBytesPerCpu)],
+    }));
+    return new TraceBuffer({ kind: 'tracebuf', version: 2, config, global, cpus });
   }
 
   /** The same buffer in this thread, from a handle made anywhere. `EINVAL` if it is not one. */
   static attach(handle: TraceBufferHandle): TraceBuffer {
-    const h = checkHandle(handle);
-    const cpus = h.cpus.map((c, cpu) => new CpuBuffer(cpu, h.config, c.data, c.control));
-    return new TraceBuffer(h, cpus);
+    return new TraceBuffer(checkHandle(handle));
   }
 
   /** Number of cpu slots. */
@@ -264,16 +330,65 @@ export class TraceBuffer implements MappingHost {
     return this.config.cpus;
   }
 
-  /** The CPU buffer of slot `cpu` (internal structures; for tests and tools). */
+  /**
+   * The live bank of slot `cpu`, rebuilt when a resize or a snapshot swap changed it. Callers that
+   * need it stable take its reader lock and check {@link #stillLive} (see {@link #withReader}).
+   */
+  #live(cpu: number): CpuBuffer {
+    const slot = this.#slots[cpu]!;
+    if (this.isSnapshot) {
+      if (Atomics.load(slot.cb.ctl, BANK_GEN_INDEX) !== this.handle.snapshotOf![cpu]) {
+        throw new TraceBufferError(ErrorCode.ESTALE, `snapshot memory was reused by a later snapshot: cpu=${cpu}`);
+      }
+      return slot.cb;
+    }
+    const gen = Atomics.load(this.#global, slot.anchor + LAYOUT_GEN_INDEX);
+    if (gen !== slot.gen) {
+      const bank = slot.banks[Atomics.load(this.#global, slot.anchor + LIVE_BANK_INDEX)]!;
+      slot.cb = new CpuBuffer(cpu, bank.data, bank.control);
+      slot.gen = gen;
+    }
+    return slot.cb;
+  }
+
+  #stillLive(cpu: number, cb: CpuBuffer): boolean {
+    return this.isSnapshot || (Atomics.load(this.#global, this.#slots[cpu]!.anchor + LAYOUT_GEN_INDEX) === this.#slots[cpu]!.gen && this.#slots[cpu]!.cb === cb);
+  }
+
+  /** Runs `fn` on the live bank of `cpu` under its reader lock, the bank checked still live. */
+  #withReader<T>(cpu: number, fn: (cb: CpuBuffer) => T): T {
+    for (;;) {
+      const cb = this.#live(cpu);
+      cb.lockReader();
+      try {
+        if (this.#stillLive(cpu, cb)) return fn(cb);
+      } finally {
+        cb.unlockReader();
+      }
+    }
+  }
+
+  /** The live CPU buffer of slot `cpu` (internal structures; for tests and tools). */
   cpuBuffer(cpu: number): CpuBuffer {
     this.#checkCpu(cpu);
-    return this.#cpus[cpu]!;
+    return this.#live(cpu);
+  }
+
+  /** The current sub-buffer size and count of CPU buffer `cpu`. */
+  geometry(cpu: number): CpuGeometry {
+    this.#checkCpu(cpu);
+    const cb = this.#live(cpu);
+    return { subbufSize: cb.subbufSize, nrSubbufs: cb.nrSubbufs };
   }
 
   #checkCpu(cpu: unknown): asserts cpu is number {
     if (!Number.isInteger(cpu) || (cpu as number) < 0 || (cpu as number) >= this.config.cpus) {
       invalid(`cpu must be an integer 0..${this.config.cpus - 1}`, 'cpu', cpu);
     }
+  }
+
+  #checkWritable(what: string): void {
+    if (this.isSnapshot) throw new TraceBufferError(ErrorCode.EPERM, `a snapshot is read-only: operation=${what}`);
   }
 
   /** The buffer clock now (ns since creation for `mono`, the last sequence for `counter`). */
@@ -283,15 +398,17 @@ export class TraceBuffer implements MappingHost {
 
   /**
    * Claims a cpu slot for writing: slot `cpu`, or the first free one. `EBUSY` when the slot (or
-   * every slot) is taken; `EINVAL` for a cpu out of range. Release it with `producer.release()`.
+   * every slot) is taken; `EINVAL` for a cpu out of range; `EPERM` on a snapshot. Release it
+   * with `producer.release()`.
    */
   producer(cpu?: number): Producer {
     if (cpu !== undefined) this.#checkCpu(cpu);
+    this.#checkWritable('producer');
     const token = Atomics.add(this.#global, NEXT_TOKEN_INDEX, 1) + 1 || 1;
-    const slots = cpu === undefined ? this.#cpus : [this.#cpus[cpu]!];
-    for (const cb of slots) {
-      if (Atomics.compareExchange(cb.ctl, CLAIM_INDEX, 0, token) === 0) {
-        const p = new Producer(cb, this.#ctx, token);
+    const slots = cpu === undefined ? this.#slots : [this.#slots[cpu]!];
+    for (const slot of slots) {
+      if (Atomics.compareExchange(this.#global, slot.anchor + CLAIM_INDEX, 0, token) === 0) {
+        const p = new Producer(this.#live(slot.cpu), this.#ctx, token);
         this.#producers.add(p);
         return p;
       }
@@ -300,37 +417,69 @@ export class TraceBuffer implements MappingHost {
     throw new TraceBufferError(ErrorCode.EBUSY, `no free cpu slot: cpus=${this.config.cpus}`);
   }
 
+  /** Runs `fn` holding the buffer-wide admin lock (snapshot, resize, map bookkeeping). */
+  #admin<T>(fn: () => T): T {
+    const g = this.#global;
+    for (let spins = 0; Atomics.compareExchange(g, ADMIN_LOCK_INDEX, 0, 1) !== 0; spins++) {
+      if (spins > 1000 && !isMainThread) Atomics.wait(g, ADMIN_LOCK_INDEX, 1, 1);
+    }
+    try {
+      return fn();
+    } finally {
+      Atomics.store(g, ADMIN_LOCK_INDEX, 0);
+      Atomics.notify(g, ADMIN_LOCK_INDEX, 1);
+    }
+  }
+
   /**
    * Maps CPU buffer `cpu` read-only (kernel `mmap` of `trace_pipe_raw`): the whole object, or
-   * the byte `range` of it, checked as the kernel checks an mmap (`EINVAL`).
+   * the byte `range` of it, checked as the kernel checks an mmap (`EINVAL`). `EBUSY` while a
+   * snapshot is armed (the kernel refuses to map then).
    */
   map(cpu: number, range?: MapRange): Mapping {
     this.#checkCpu(cpu);
-    return new Mapping(this.#cpus[cpu]!, this, range);
+    return this.#map(cpu, range, false);
+  }
+
+  /** A mapping for tracebuf's own consumers: not refused while a snapshot is armed. */
+  #map(cpu: number, range: MapRange | undefined, internal: boolean): Mapping {
+    return this.#admin(() => {
+      if (!internal && Atomics.load(this.#global, SNAPSHOT_ARMED_INDEX) > 0) {
+        throw new TraceBufferError(ErrorCode.EBUSY, `a snapshot is armed: cpu=${cpu}`);
+      }
+      return new Mapping(this.#live(cpu), this, range);
+    });
+  }
+
+  /** @internal The mapping tracebuf's consumers (consume, rawStream, drainTo) use. */
+  mapInternal(cpu: number): Mapping {
+    this.#checkCpu(cpu);
+    return this.#map(cpu, undefined, true);
   }
 
   /** Wakes every waiter of `cpu` (also what `ioctl(0)` does). */
   wake(cpu: number): void {
     this.#checkCpu(cpu);
-    this.#wakeCpu(this.#cpus[cpu]!);
-  }
-
-  #wakeCpu(cb: CpuBuffer): void {
-    cb.wake();
+    this.#live(cpu).wake();
   }
 
   /** Turns recording on or off for every CPU buffer (`tracing_on`); off wakes every waiter. */
   setRecording(on: boolean): void {
     if (typeof on !== 'boolean') invalid('recording must be a boolean', 'on', on);
-    for (const cb of this.#cpus) {
-      cb.setRecording(on);
-      if (!on) this.#wakeCpu(cb);
+    for (const slot of this.#slots) {
+      // Every bank of the slot, so that a snapshot swap keeps the setting.
+      for (const bank of slot.banks) {
+        if (bank.data.byteLength === 0) continue;
+        const cb = new CpuBuffer(slot.cpu, bank.data, bank.control);
+        cb.setRecording(on);
+        if (!on) cb.wake();
+      }
     }
   }
 
   /** True while recording is on (checked on slot 0; `setRecording` sets every slot). */
   get recording(): boolean {
-    return this.#cpus[0]!.recording();
+    return this.#live(0).recording();
   }
 
   /**
@@ -340,15 +489,19 @@ export class TraceBuffer implements MappingHost {
    */
   reset(cpu?: number): void {
     if (cpu !== undefined) this.#checkCpu(cpu);
-    for (const cb of cpu === undefined ? this.#cpus : [this.#cpus[cpu]!]) cb.reset();
+    for (const slot of cpu === undefined ? this.#slots : [this.#slots[cpu]!]) {
+      for (;;) {
+        const cb = this.#live(slot.cpu);
+        cb.reset();
+        if (this.#stillLive(slot.cpu, cb)) break;
+      }
+    }
   }
 
   /** The counters of CPU buffer `cpu` (`per_cpu/cpuN/stats`). `EINVAL` for a cpu out of range. */
   stats(cpu: number): CpuStats {
     this.#checkCpu(cpu);
-    const cb = this.#cpus[cpu]!;
-    cb.lockReader();
-    try {
+    return this.#withReader(cpu, (cb) => {
       const w = cb.writerSnapshot();
       const ctl = cb.ctl;
       const read = read64(ctl, READ_INDEX);
@@ -369,18 +522,18 @@ export class TraceBuffer implements MappingHost {
         pagesRead: ctl[PAGES_READ_INDEX]! >>> 0,
         lostUnreported: read64(ctl, LOST_UNREPORTED_INDEX),
       };
-    } finally {
-      cb.unlockReader();
-    }
+    });
   }
 
   #headPage(cb: CpuBuffer): number {
     // The head is where a HEAD (or UPDATE, mid-push) link points.
+    const reader = cb.ctl[READER_PAGE_INDEX]!;
     for (let id = 0; id < cb.nrSubbufs; id++) {
+      if (id === reader) continue;
       const link = Atomics.load(cb.ctl, cb.nextBase + id);
       if ((link & PAGE_FLAG_MASK) !== PageFlag.NORMAL) return link >>> PAGE_LINK_SHIFT;
     }
-    return cb.ctl[READER_PAGE_INDEX]!;
+    return reader;
   }
 
   /**
@@ -395,9 +548,11 @@ export class TraceBuffer implements MappingHost {
     }
     let count = 0;
     const r = new SubbufReader();
-    for (const cb of this.#cpus) {
-      if (options.recover === true && Atomics.load(cb.ctl, CLAIM_INDEX) !== 0) this.#recoverSlot(cb);
-      const m = new Mapping(cb, this);
+    for (const slot of this.#slots) {
+      if (options.recover === true && !this.isSnapshot && Atomics.load(this.#global, slot.anchor + CLAIM_INDEX) !== 0) {
+        this.#recoverSlot(slot.cpu);
+      }
+      const m = this.mapInternal(slot.cpu);
       try {
         let lastId = m.readerId;
         let lastRead = m.readerRead;
@@ -408,9 +563,9 @@ export class TraceBuffer implements MappingHost {
           if (id === lastId && read === lastRead) break;
           const from = id === lastId && read >= lastRead ? lastRead : 0;
           r.load(m.bytes, m.subbufOffset(id), from, read);
-          if (from === 0 && r.missedEvents) target.lost?.(cb.cpu, r.lostEvents);
+          if (from === 0 && r.missedEvents) target.lost?.(slot.cpu, r.lostEvents);
           while (r.next()) {
-            target.event(cb.cpu, r.timestamp, m.bytes.subarray(r.payloadOffset, r.payloadOffset + r.payloadLength));
+            target.event(slot.cpu, r.timestamp, m.bytes.subarray(r.payloadOffset, r.payloadOffset + r.payloadLength));
             count++;
           }
           lastId = id;
@@ -431,12 +586,230 @@ export class TraceBuffer implements MappingHost {
    */
   recover(cpu: number): boolean {
     this.#checkCpu(cpu);
-    return this.#recoverSlot(this.#cpus[cpu]!);
+    this.#checkWritable('recover');
+    return this.#recoverSlot(cpu);
   }
 
-  #recoverSlot(cb: CpuBuffer): boolean {
-    for (const p of this.#producers) if (p.cpu === cb.cpu) this.#producers.delete(p);
-    return cb.recoverProducer();
+  #recoverSlot(cpu: number): boolean {
+    for (const p of this.#producers) if (p.cpu === cpu) this.#producers.delete(p);
+    const repaired = this.#live(cpu).recoverProducer();
+    Atomics.store(this.#global, this.#slots[cpu]!.anchor + CLAIM_INDEX, 0);
+    return repaired;
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Snapshot, resize (reference §1.3, §5.7)
+  // ----------------------------------------------------------------------------------------------
+
+  /** Throws `EBUSY` when a CPU buffer among `cpus` is mapped (tracebuf's own consumers included). */
+  #checkUnmapped(cpus: readonly number[], what: string): void {
+    for (const cpu of cpus) {
+      if (!this.#live(cpu).unmapped()) throw new TraceBufferError(ErrorCode.EBUSY, `${what} while mapped: cpu=${cpu}`);
+    }
+  }
+
+  /**
+   * Makes the spare bank of `slot` a fresh, empty ring with the live geometry (growing it if
+   * needed), unless it already is one.
+   */
+  #prepareSpare(slot: Slot): void {
+    const live = this.#live(slot.cpu);
+    const spareIndex = 1 - Atomics.load(this.#global, slot.anchor + LIVE_BANK_INDEX);
+    const spare = slot.banks[spareIndex]!;
+    const ready = Atomics.load(this.#global, slot.anchor + SPARE_READY_INDEX) === 1;
+    if (ready) {
+      const cb = new CpuBuffer(slot.cpu, spare.data, spare.control);
+      if (cb.subbufSize === live.subbufSize && cb.nrSubbufs === live.nrSubbufs) return;
+    }
+    CpuBuffer.initialize(spare.data, spare.control, { subbufSize: live.subbufSize, nrSubbufs: live.nrSubbufs });
+    const spareCb = new CpuBuffer(slot.cpu, spare.data, spare.control);
+    spareCb.setRecording(live.recording());
+    Atomics.store(this.#global, slot.anchor + SPARE_READY_INDEX, 1);
+  }
+
+  /**
+   * Arms a snapshot trigger (`echo 1 > snapshot` allocates the spare; a `snapshot` event trigger
+   * arms it): prepares the spare rings now, so that a later `snapshot()` — from any thread, e.g.
+   * a producer on an error — only swaps. While armed, `map()` is `EBUSY`; arming while any CPU
+   * buffer is mapped is `EBUSY` (reference §5.7). Counts: disarm as often as armed.
+   */
+  armSnapshot(): void {
+    this.#checkWritable('armSnapshot');
+    this.#admin(() => {
+      this.#checkUnmapped(this.#slots.map((s) => s.cpu), 'cannot arm a snapshot');
+      for (const slot of this.#slots) this.#prepareSpare(slot);
+      Atomics.add(this.#global, SNAPSHOT_ARMED_INDEX, 1);
+    });
+  }
+
+  /**
+   * Disarms one armed snapshot trigger. When none is left armed, `map()` works again. The spare
+   * memory stays reserved (a SharedArrayBuffer cannot shrink) for the next snapshot. `EINVAL`
+   * when nothing is armed.
+   */
+  disarmSnapshot(): void {
+    this.#checkWritable('disarmSnapshot');
+    this.#admin(() => {
+      if (Atomics.load(this.#global, SNAPSHOT_ARMED_INDEX) === 0) {
+        throw new TraceBufferError(ErrorCode.EINVAL, 'no snapshot is armed: armed=0');
+      }
+      Atomics.sub(this.#global, SNAPSHOT_ARMED_INDEX, 1);
+    });
+  }
+
+  /** Number of armed snapshot triggers. */
+  get snapshotArmed(): number {
+    return Atomics.load(this.#global, SNAPSHOT_ARMED_INDEX);
+  }
+
+  /**
+   * Takes a snapshot (kernel `snapshot` buffer): every CPU buffer's live bank is swapped with its
+   * spare, so recording goes on at once into fresh, empty rings while the returned buffer holds
+   * everything that was in them — readable at leisure with the same API (map, consume,
+   * drainTo, stats, formats), read-only (`EPERM` for producers). Producers are shut out only
+   * for the swap itself (the spare is prepared first, or by `armSnapshot()`). `EBUSY` while any
+   * CPU buffer is mapped. The snapshot stays valid until the next snapshot reuses its memory
+   * (then `ESTALE`).
+   */
+  snapshot(): TraceBuffer {
+    this.#checkWritable('snapshot');
+    return this.#admin(() => {
+      this.#checkUnmapped(this.#slots.map((s) => s.cpu), 'cannot take a snapshot');
+      for (const slot of this.#slots) this.#prepareSpare(slot);
+      // Shut every CPU's producers out, swap all, let them in: the CPUs are cut at one moment.
+      const olds = this.#slots.map((slot) => {
+        const cb = this.#live(slot.cpu);
+        cb.lockReader();
+        try {
+          cb.stopProducers();
+        } catch (err) {
+          cb.unlockReader();
+          throw err;
+        }
+        return cb;
+      });
+      const banks: BankHandle[] = [];
+      const gens: number[] = [];
+      for (const [i, slot] of this.#slots.entries()) {
+        const liveIndex = Atomics.load(this.#global, slot.anchor + LIVE_BANK_INDEX);
+        banks.push(slot.banks[liveIndex]!);
+        gens.push(Atomics.load(olds[i]!.ctl, BANK_GEN_INDEX));
+        Atomics.store(this.#global, slot.anchor + LIVE_BANK_INDEX, 1 - liveIndex);
+        Atomics.store(this.#global, slot.anchor + SPARE_READY_INDEX, 0);
+        Atomics.add(this.#global, slot.anchor + LAYOUT_GEN_INDEX, 1);
+      }
+      for (const cb of olds) {
+        cb.resumeProducers();
+        cb.unlockReader();
+        cb.wake();
+      }
+      const global = new SharedArrayBuffer(this.handle.global.byteLength);
+      new Uint8Array(global).set(new Uint8Array(this.handle.global));
+      const g = new Int32Array(global);
+      for (const slot of this.#slots) {
+        g[slot.anchor + LIVE_BANK_INDEX] = 0;
+        g[slot.anchor + CLAIM_INDEX] = 0;
+      }
+      g[SNAPSHOT_ARMED_INDEX] = 0;
+      g[ADMIN_LOCK_INDEX] = 0;
+      return new TraceBuffer({
+        kind: 'tracebuf',
+        version: 2,
+        config: this.config,
+        global,
+        cpus: banks.map((bank) => ({ banks: [bank] })),
+        snapshotOf: gens,
+      });
+    });
+  }
+
+  /**
+   * Resizes CPU buffer `cpu` (or every CPU buffer) to `nrSubbufs` sub-buffers, keeping its
+   * contents as the kernel does: new sub-buffers join the ring as free space; removed ones are
+   * taken after the tail, and unread events on them count as overrun. `EBUSY` if that CPU buffer
+   * (any, without `cpu`) is mapped; `EINVAL` for a bad count; `ENOMEM` beyond `maxBytesPerCpu`.
+   * Producers in other threads pick the new memory up at their next write.
+   */
+  resize(options: { nrSubbufs: number; cpu?: number }): void {
+    this.#checkWritable('resize');
+    if (options === null || typeof options !== 'object') invalid('resize takes { nrSubbufs, cpu? }', 'options', options);
+    const { nrSubbufs, cpu } = options;
+    if (!Number.isInteger(nrSubbufs) || nrSubbufs < MIN_NR_SUBBUFS) invalid(`nrSubbufs must be an integer ≥ ${MIN_NR_SUBBUFS}`, 'nrSubbufs', nrSubbufs);
+    if (cpu !== undefined) this.#checkCpu(cpu);
+    const cpus = cpu === undefined ? this.#slots.map((s) => s.cpu) : [cpu];
+    this.#admin(() => {
+      this.#checkUnmapped(cpus, 'cannot resize');
+      for (const c of cpus) {
+        const cb = this.#live(c);
+        if (nrSubbufs > cb.capacity || cpuDataLength({ subbufSize: cb.subbufSize, nrSubbufs }) > cb.data.maxByteLength) {
+          throw new TraceBufferError(ErrorCode.ENOMEM, `resize beyond maxBytesPerCpu=${this.config.maxBytesPerCpu}: nrSubbufs=${nrSubbufs}`);
+        }
+      }
+      for (const c of cpus) this.#changeLive(c, (cb) => {
+        if (nrSubbufs === cb.nrSubbufs) return;
+        const length = cpuDataLength({ subbufSize: cb.subbufSize, nrSubbufs });
+        if (cb.data.byteLength < length) cb.data.grow(length);
+        if (nrSubbufs > cb.nrSubbufs) growRing(cb, nrSubbufs);
+        else shrinkRing(cb, nrSubbufs);
+      });
+    });
+  }
+
+  /**
+   * Changes the sub-buffer size of every CPU buffer (`buffer_subbuf_size_kb`): contents are
+   * discarded and the number of sub-buffers recomputed to keep about the same capacity
+   * (`ceil(old data bytes / new data size)` ring sub-buffers, at least 2), as the kernel does.
+   * `EBUSY` while any CPU buffer is mapped; `EINVAL` for a size that is not a power of two in
+   * 4096..1048576; `ENOMEM` beyond `maxBytesPerCpu`.
+   */
+  setSubbufSize(bytes: number): void {
+    this.#checkWritable('setSubbufSize');
+    if (!Number.isInteger(bytes) || bytes < MIN_SUBBUF_SIZE || bytes > MAX_SUBBUF_SIZE || (bytes & (bytes - 1)) !== 0) {
+      invalid(`subbufSize must be a power of two ${MIN_SUBBUF_SIZE}..${MAX_SUBBUF_SIZE}`, 'subbufSize', bytes);
+    }
+    this.#admin(() => {
+      const cpus = this.#slots.map((s) => s.cpu);
+      this.#checkUnmapped(cpus, 'cannot change the sub-buffer size');
+      const plans = cpus.map((c) => {
+        const cb = this.#live(c);
+        const ringPages = cb.nrSubbufs - 1;
+        const pages = Math.max(2, Math.ceil((ringPages * cb.dataSize) / (bytes - SUBBUF_DATA_OFFSET)));
+        const g = { subbufSize: bytes, nrSubbufs: pages + 1 };
+        if (g.nrSubbufs > cb.capacity || cpuDataLength(g) > cb.data.maxByteLength) {
+          throw new TraceBufferError(ErrorCode.ENOMEM, `sub-buffer size change beyond maxBytesPerCpu=${this.config.maxBytesPerCpu}: subbufSize=${bytes}`);
+        }
+        return g;
+      });
+      for (const [i, c] of cpus.entries()) {
+        if (this.#live(c).subbufSize === bytes) continue;
+        this.#changeLive(c, (cb) => CpuBuffer.initialize(cb.data, cb.control, plans[i]!));
+        Atomics.store(this.#global, this.#slots[c]!.anchor + SPARE_READY_INDEX, 0);
+      }
+    });
+  }
+
+  /**
+   * Changes the live bank of `cpu` in place with producers shut out and the reader lock held,
+   * then publishes the new layout: the anchor's generation first, then the bank's (which is what
+   * producers watch), so a producer that sees the change finds the new layout.
+   */
+  #changeLive(cpu: number, change: (cb: CpuBuffer) => void): void {
+    const cb = this.#live(cpu);
+    cb.lockReader();
+    try {
+      cb.stopProducers();
+      try {
+        change(cb);
+      } finally {
+        Atomics.add(this.#global, this.#slots[cpu]!.anchor + LAYOUT_GEN_INDEX, 1);
+        const fresh = this.#live(cpu);
+        fresh.writeMetaConstants();
+        cb.resumeProducers();
+      }
+    } finally {
+      cb.unlockReader();
+    }
+    cb.wake();
   }
 
   /**
@@ -461,6 +834,15 @@ export class TraceBuffer implements MappingHost {
     return rawStream(this, cpu, options);
   }
 
+  /**
+   * Every unread event of every CPU buffer, merged in timestamp order, WITHOUT consuming them
+   * (the kernel's `trace` file): while recording is paused or while it runs. Events overwritten
+   * during the walk are never returned; they are counted in the next event's `lostBefore`.
+   */
+  iterate(): Generator<TraceEvent, void, undefined> {
+    return iterateEvents({ cpus: this.config.cpus, withReader: (cpu, fn) => this.#withReader(cpu, fn) });
+  }
+
   /** Producers claimed through this object and not released yet. */
   get producers(): readonly Producer[] {
     return [...this.#producers];
@@ -469,6 +851,7 @@ export class TraceBuffer implements MappingHost {
   /** Human-readable summary (for logs). */
   toString(): string {
     const c = this.config;
-    return `TraceBuffer(${showValue('cpus', c.cpus)} ${showValue('subbufSize', c.subbufSize)} ${showValue('nrSubbufs', c.nrSubbufs)} ${showValue('overwrite', c.overwrite)} ${showValue('clock', c.clock)})`;
+    const g = this.geometry(0);
+    return `TraceBuffer(${showValue('cpus', c.cpus)} ${showValue('subbufSize', g.subbufSize)} ${showValue('nrSubbufs', g.nrSubbufs)} ${showValue('overwrite', c.overwrite)} ${showValue('clock', c.clock)}${this.isSnapshot ? ' snapshot' : ''})`;
   }
 }

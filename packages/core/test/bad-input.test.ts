@@ -38,7 +38,7 @@ describe('create() rejects bad options with EINVAL', () => {
 
   it('fills in the documented defaults', () => {
     const c = TraceBuffer.create({ cpus: 1 }).config;
-    expect(c).toEqual({ cpus: 1, subbufSize: 4096, nrSubbufs: 256, overwrite: true, clock: 'mono', bufferPercent: 50 });
+    expect(c).toEqual({ cpus: 1, subbufSize: 4096, nrSubbufs: 256, overwrite: true, clock: 'mono', bufferPercent: 50, maxBytesPerCpu: 8 << 20 });
   });
 });
 
@@ -121,10 +121,11 @@ describe('calls reject bad arguments and change nothing', () => {
       null,
       {},
       { ...h, kind: 'other' },
-      { ...h, version: 2 },
+      { ...h, version: 3 },
       { ...h, global: new SharedArrayBuffer(8) },
       { ...h, cpus: h.cpus.slice(1) },
-      { ...h, cpus: [h.cpus[0], { data: new SharedArrayBuffer(16), control: h.cpus[1]!.control }] },
+      { ...h, cpus: [h.cpus[0], { banks: [{ data: new SharedArrayBuffer(16), control: h.cpus[1]!.banks[0]!.control }, h.cpus[1]!.banks[1]] }] },
+      { ...h, version: 1 },
       { ...h, config: { ...h.config, subbufSize: 3 } },
     ];
     for (const bad of notHandles) expect(codeOf(() => TraceBuffer.attach(bad as typeof h))).toBe('EINVAL');

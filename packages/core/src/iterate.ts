@@ -1,0 +1,110 @@
+/**
+ * Non-consuming iteration (the kernel's `trace` file, `ring_buffer_read_start` /
+ * `ring_buffer_iter_peek`): every unread event of every CPU buffer, in timestamp order, left in
+ * place for consumers — while recording is paused or while it runs.
+ *
+ * Each CPU buffer is copied sub-buffer by sub-buffer under its reader lock (so no consumer swaps
+ * pages meanwhile; producers keep writing). A sub-buffer the producer overwrites during the walk
+ * is never returned: the walk knows how far each sub-buffer is from the head, and the producer
+ * overwrites only from the head on, counting every sub-buffer it overwrites (`pages_lost`), so a
+ * copy is kept only if fewer sub-buffers than its distance were lost by the time it was made.
+ * Lost events are reported with the next event of that CPU.
+ *
+ * @packageDocumentation
+ */
+import type { CpuBuffer } from './cpu-buffer.js';
+import type { TraceEvent } from './consumer.js';
+import { SubbufReader } from './decoder.js';
+import { InterleavePoint, interleaveHook } from './interleave.js';
+import { COMMIT_LENGTH_MASK, PAGE_FLAG_MASK, PAGE_LINK_SHIFT, READER_PAGE_INDEX, READER_READ_INDEX } from './layout.js';
+
+/** One CPU's unread events, copied, in order. */
+function copyUnread(cb: CpuBuffer, out: TraceEvent[]): void {
+  const ctl = cb.ctl;
+  const reader = ctl[READER_PAGE_INDEX]!;
+  const start = cb.writerSnapshot();
+  const lostAtStart = start.pagesLost;
+  const tail = start.tailPage;
+  // The pages to walk: the rest of the reader sub-buffer, then the ring from the head to the tail.
+  const pages: { id: number; from: number; distance: number }[] = [];
+  const readerRead = ctl[READER_READ_INDEX]!;
+  if (tail === reader || (cb.commitWord(reader) & COMMIT_LENGTH_MASK) > readerRead) {
+    pages.push({ id: reader, from: readerRead, distance: Number.POSITIVE_INFINITY });
+  }
+  if (tail !== reader) {
+    let id = headOf(cb);
+    for (let distance = 0; distance < cb.nrSubbufs; distance++) {
+      pages.push({ id, from: 0, distance });
+      if (id === tail) break;
+      id = Atomics.load(ctl, cb.nextBase + id) >>> PAGE_LINK_SHIFT;
+    }
+  }
+  const r = new SubbufReader();
+  let lost = 0;
+  const copy = new Uint8Array(cb.subbufSize);
+  for (const page of pages) {
+    if (interleaveHook !== undefined) interleaveHook(InterleavePoint.READER_ITERATE_PAGE, cb.cpu);
+    const { length, entries: expected } = cb.readPage(page.id);
+    if (cb.writerSnapshot().pagesLost - lostAtStart > page.distance) {
+      lost += expected;
+      continue;
+    }
+    const at = cb.subbufOffset(page.id);
+    copy.set(cb.u8.subarray(at, at + copy.length));
+    // Overwritten while we copied: drop the copy, count its events as lost.
+    if (cb.writerSnapshot().pagesLost - lostAtStart > page.distance) {
+      lost += expected;
+      continue;
+    }
+    r.load(copy, 0, page.from, length);
+    while (r.next()) {
+      out.push({
+        cpu: cb.cpu,
+        timestamp: r.timestamp,
+        payload: copy.slice(r.payloadOffset, r.payloadOffset + r.payloadLength),
+        lostBefore: lost,
+      });
+      lost = 0;
+    }
+  }
+}
+
+function headOf(cb: CpuBuffer): number {
+  const reader = cb.ctl[READER_PAGE_INDEX]!;
+  for (let id = 0; id < cb.nrSubbufs; id++) {
+    if (id === reader) continue;
+    const link = Atomics.load(cb.ctl, cb.nextBase + id);
+    if ((link & PAGE_FLAG_MASK) !== 0) return link >>> PAGE_LINK_SHIFT;
+  }
+  return reader;
+}
+
+/** What the iterator needs from its buffer. */
+export interface IterateHost {
+  readonly cpus: number;
+  /** Runs `fn` on the live CPU buffer of `cpu` under its reader lock. */
+  withReader<T>(cpu: number, fn: (cb: CpuBuffer) => T): T;
+}
+
+/**
+ * Every unread event of every CPU buffer, merged in timestamp order, without consuming any.
+ * `lostBefore` counts events of that CPU overwritten while the walk ran.
+ */
+export function* iterateEvents(host: IterateHost): Generator<TraceEvent, void, undefined> {
+  const perCpu: TraceEvent[][] = [];
+  for (let cpu = 0; cpu < host.cpus; cpu++) {
+    const events: TraceEvent[] = [];
+    host.withReader(cpu, (cb) => copyUnread(cb, events));
+    perCpu.push(events);
+  }
+  const next = perCpu.map(() => 0);
+  for (;;) {
+    let best = -1;
+    for (let cpu = 0; cpu < perCpu.length; cpu++) {
+      const e = perCpu[cpu]![next[cpu]!];
+      if (e !== undefined && (best < 0 || e.timestamp < perCpu[best]![next[best]!]!.timestamp)) best = cpu;
+    }
+    if (best < 0) return;
+    yield perCpu[best]![next[best]!++]!;
+  }
+}
