@@ -535,6 +535,11 @@ export class Producer {
     this.#ctx.onRelease(this);
   }
 
+  /** This producer's claim token (what `tb.claimToken(cpu)` shows while it holds the slot). */
+  get token(): number {
+    return this.#token;
+  }
+
   /** True once {@link release} was called. */
   get released(): boolean {
     return this.#released;

@@ -417,6 +417,12 @@ export class TraceBuffer implements MappingHost {
     throw new TraceBufferError(ErrorCode.EBUSY, `no free cpu slot: cpus=${this.config.cpus}`);
   }
 
+  /** The claim token of slot `cpu`: 0 when free, else the token of the producer that holds it. */
+  claimToken(cpu: number): number {
+    this.#checkCpu(cpu);
+    return Atomics.load(this.#global, this.#slots[cpu]!.anchor + CLAIM_INDEX);
+  }
+
   /** Runs `fn` holding the buffer-wide admin lock (snapshot, resize, map bookkeeping). */
   #admin<T>(fn: () => T): T {
     const g = this.#global;

@@ -60,7 +60,7 @@ export function exposeControl(tb: TraceBuffer, port: MessagePort): ControlDispos
       return {
         mappingId,
         cpu: m.cpu,
-        data: tb.handle.cpus[m.cpu]!.data,
+        data: m.buffer,
         subbufSize: m.subbufSize,
         nrSubbufs: m.nrSubbufs,
         metaPageSize: m.metaPageSize,

@@ -47,7 +47,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:worker_threads';
-import { ErrorCode, type ErrorCodeName, TraceBuffer, TraceBufferError, layout } from '@tracebuf/core';
+import { ErrorCode, type ErrorCodeName, TraceBuffer, TraceBufferError } from '@tracebuf/core';
 import { Piscina } from 'piscina';
 import { WAITING_INDEX, bumpGeneration, type PoolInfo, type PoolWorkerData, ownerIndex, poolTableLength, tokenIndex } from './pool-table.js';
 
@@ -296,7 +296,7 @@ export class ProducerPool<T = unknown, R = unknown> extends EventEmitter<Produce
       const owner = Atomics.load(t, ownerIndex(cpu));
       if (owner !== threadId && owner !== -threadId) continue;
       const token = Atomics.load(t, tokenIndex(cpus, cpu));
-      const claim = Atomics.load(this.tb.cpuBuffer(cpu).ctl, layout.CLAIM_INDEX);
+      const claim = this.tb.claimToken(cpu);
       let reclaim: SlotReclaim | undefined;
       if (claim !== 0 && (token === 0 || token === claim)) {
         reclaim = { cpu, threadId, repaired: this.tb.recover(cpu) };

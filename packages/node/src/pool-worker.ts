@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { threadId, workerData } from 'node:worker_threads';
-import { ErrorCode, type Producer, TraceBuffer, TraceBufferError, layout } from '@tracebuf/core';
+import { ErrorCode, type Producer, TraceBuffer, TraceBufferError } from '@tracebuf/core';
 import { GENERATION_INDEX, WAITING_INDEX, type PoolInfo, bumpGeneration, isPoolWorkerData, ownerIndex, tokenIndex } from './pool-table.js';
 
 /** This thread's pool state (one per thread: a pool thread belongs to one pool). */
@@ -125,7 +125,7 @@ function claim(s: ThreadState): Producer {
         if (err instanceof TraceBufferError && err.code === ErrorCode.EBUSY) continue;
         throw err;
       }
-      Atomics.store(table, tokenIndex(tb.cpus, cpu), Atomics.load(tb.cpuBuffer(cpu).ctl, layout.CLAIM_INDEX));
+      Atomics.store(table, tokenIndex(tb.cpus, cpu), p.token);
       return p;
     }
     const left = deadline - performance.now();

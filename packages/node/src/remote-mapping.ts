@@ -88,8 +88,11 @@ export class RemoteMapping {
   constructor(descriptor: MappingDescriptor, link: ControlLink) {
     this.cpu = descriptor.cpu;
     this.mappingId = descriptor.mappingId;
-    this.bytes = new Uint8Array(descriptor.data);
-    this.#view = new DataView(descriptor.data);
+    // The SharedArrayBuffer is growable (it can be longer than the mapping object): fixed-length
+    // views of exactly the object, meta page plus every sub-buffer.
+    const length = descriptor.metaPageSize + descriptor.nrSubbufs * descriptor.subbufSize;
+    this.bytes = new Uint8Array(descriptor.data, 0, length);
+    this.#view = new DataView(descriptor.data, 0, length);
     this.metaPageSize = descriptor.metaPageSize;
     this.subbufSize = descriptor.subbufSize;
     this.nrSubbufs = descriptor.nrSubbufs;

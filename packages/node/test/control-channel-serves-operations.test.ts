@@ -75,7 +75,7 @@ describe('the control channel serves the owner operations', () => {
     expect(m.cpu).toBe(1);
     expect(m.bytes.buffer).toBeInstanceOf(SharedArrayBuffer);
     expect(m.bytes.byteLength).toBe(cpuDataLength(tb.config));
-    expect(m.bytes.byteLength).toBe(tb.handle.cpus[1]!.data.byteLength);
+    expect(m.bytes.byteLength).toBe(tb.map(1).bytes.byteLength);
     expect([m.metaPageSize, m.subbufSize, m.nrSubbufs]).toEqual([4096, 4096, 8]);
     // Sub-buffer k at metaPageSize + k * subbufSize (reference §5.3).
     expect(m.subbufOffset(3)).toBe(4096 + 3 * 4096);
