@@ -53,7 +53,6 @@ import {
   PAGES_TOUCHED_INDEX,
   PAGE_ENTRIES_ARRAY,
   PAGE_FLAG_MASK,
-  PAGE_LINK_SHIFT,
   PREV_ARRAY,
   PageFlag,
   RB_MISSED_EVENTS,
@@ -82,6 +81,11 @@ import {
   TAIL_PAGE_INDEX,
   WSEQ_INDEX,
   cpuControlLength,
+  type LinkFormat,
+  linkFormat,
+  linkGen,
+  linkId,
+  makeLink,
   pageArrayIndex,
 } from './layout.js';
 
@@ -189,6 +193,8 @@ export class CpuBuffer {
 
   /** Sub-buffers the per-page arrays of this bank's control block have room for. */
   readonly capacity: number;
+  /** How ring links of this bank pack id, flag and generation. */
+  readonly link: LinkFormat;
 
   /**
    * A view of one bank — a data SharedArrayBuffer in the mmap layout and its control block —
@@ -208,6 +214,7 @@ export class CpuBuffer {
     this.subbufSize = subbufSize;
     this.nrSubbufs = nrSubbufs;
     this.capacity = capacity;
+    this.link = linkFormat(capacity);
     this.dataSize = subbufSize - SUBBUF_DATA_OFFSET;
     this.data = data;
     this.control = control;
@@ -279,10 +286,10 @@ export class CpuBuffer {
     for (let id = 1; id <= n; id++) {
       const next = id === n ? 1 : id + 1;
       const prev = id === 1 ? n : id - 1;
-      ctl[this.nextBase + id] = (next << PAGE_LINK_SHIFT) | (next === 1 ? PageFlag.HEAD : PageFlag.NORMAL);
+      ctl[this.nextBase + id] = makeLink(this.link, next, next === 1 ? PageFlag.HEAD : PageFlag.NORMAL, 0);
       ctl[this.prevBase + id] = prev;
     }
-    ctl[this.nextBase] = 1 << PAGE_LINK_SHIFT;
+    ctl[this.nextBase] = makeLink(this.link, 1, PageFlag.NORMAL, 0);
     ctl[this.prevBase] = 0;
     ctl[TAIL_PAGE_INDEX] = 1;
     ctl[BASE_PAGE_INDEX] = 1;
@@ -407,21 +414,28 @@ export class CpuBuffer {
    */
   #findHead(): number {
     const ctl = this.ctl;
+    const f = this.link;
     const n = this.nrSubbufs;
     let id = ctl[HEAD_PAGE_INDEX]!;
     for (let round = 0; ; round++) {
       for (let step = 0; step < 3 * n; step++) {
         const link = Atomics.load(ctl, this.nextBase + ctl[this.prevBase + id]!);
-        if (link >>> PAGE_LINK_SHIFT === id) {
+        if (linkId(f, link) === id) {
           const flag = link & PAGE_FLAG_MASK;
-          if (flag === PageFlag.HEAD) return id;
+          if (flag === PageFlag.HEAD) {
+            this.#headLink = link;
+            return id;
+          }
           if (flag === PageFlag.UPDATE) break;
         }
-        id = Atomics.load(ctl, this.nextBase + id) >>> PAGE_LINK_SHIFT;
+        id = linkId(f, Atomics.load(ctl, this.nextBase + id));
       }
       relax(round, 'head page');
     }
   }
+
+  /** The link value `prev → head|HEAD` {@link #findHead} saw (generation included). */
+  #headLink = 0;
 
   /**
    * Swaps the (fully read) reader sub-buffer with the head, following reference §4.2: the old
@@ -449,13 +463,18 @@ export class CpuBuffer {
       for (;;) {
         head = this.#findHead();
         prev = ctl[this.prevBase + head]!;
-        const next = Atomics.load(ctl, this.nextBase + head) >>> PAGE_LINK_SHIFT;
-        Atomics.store(ctl, this.nextBase + reader, (next << PAGE_LINK_SHIFT) | PageFlag.HEAD);
+        const expected = this.#headLink;
+        const f = this.link;
+        const next = linkId(f, Atomics.load(ctl, this.nextBase + head));
+        const own = Atomics.load(ctl, this.nextBase + reader);
+        Atomics.store(ctl, this.nextBase + reader, makeLink(f, next, PageFlag.HEAD, linkGen(f, own) + 1));
         ctl[this.prevBase + reader] = prev;
         overrun = this.writerSnapshot().overrun;
         if (interleaveHook !== undefined) interleaveHook(InterleavePoint.READER_SWAP_BEFORE_CAS, this.cpu);
-        const expected = (head << PAGE_LINK_SHIFT) | PageFlag.HEAD;
-        if (Atomics.compareExchange(ctl, this.nextBase + prev, expected, reader << PAGE_LINK_SHIFT) === expected) {
+        // The exact value seen, generation included: a producer that went round the ring meanwhile
+        // set HEAD here again with a newer generation, and this fails (no ABA).
+        const replacement = makeLink(f, reader, PageFlag.NORMAL, linkGen(f, expected) + 1);
+        if (Atomics.compareExchange(ctl, this.nextBase + prev, expected, replacement) === expected) {
           ctl[this.prevBase + next] = reader;
           ctl[HEAD_PAGE_INDEX] = next;
           // As the kernel moves cpu_buffer->pages off the swapped page: to its predecessor.
@@ -694,7 +713,8 @@ export class CpuBuffer {
         Atomics.store(this.i32, at, 0);
       }
       const prev = ctl[this.prevBase + head]!;
-      Atomics.store(ctl, this.nextBase + prev, (head << PAGE_LINK_SHIFT) | PageFlag.HEAD);
+      const into = Atomics.load(ctl, this.nextBase + prev);
+      Atomics.store(ctl, this.nextBase + prev, makeLink(this.link, head, PageFlag.HEAD, linkGen(this.link, into) + 1));
       ctl[HEAD_PAGE_INDEX] = head;
       ctl[TAIL_PAGE_INDEX] = head;
       ctl[BASE_PAGE_INDEX] = head;
@@ -798,10 +818,13 @@ export class CpuBuffer {
       store64(ctl, OVERRUN_INDEX, load64(ctl, STAGED_OVERRUN_INDEX));
       store64(ctl, ENTRIES_BYTES_BASE_INDEX, load64(ctl, STAGED_PUSH_BYTES_INDEX));
       Atomics.store(ctl, PAGES_LOST_INDEX, Atomics.load(ctl, STAGED_PAGES_LOST_INDEX));
-      const head = link >>> PAGE_LINK_SHIFT;
-      const after = Atomics.load(ctl, this.nextBase + head) & ~PAGE_FLAG_MASK;
-      Atomics.store(ctl, this.nextBase + head, after | PageFlag.HEAD);
-      Atomics.store(ctl, this.nextBase + id, head << PAGE_LINK_SHIFT);
+      const f = this.link;
+      const head = linkId(f, link);
+      const after = Atomics.load(ctl, this.nextBase + head);
+      if ((after & PAGE_FLAG_MASK) !== PageFlag.HEAD) {
+        Atomics.store(ctl, this.nextBase + head, makeLink(f, linkId(f, after), PageFlag.HEAD, linkGen(f, after) + 1));
+      }
+      Atomics.store(ctl, this.nextBase + id, link & ~PAGE_FLAG_MASK);
     }
   }
 
@@ -828,7 +851,7 @@ export class CpuBuffer {
     for (let id = 0; id < this.nrSubbufs; id++) {
       if (id === reader) continue;
       const link = Atomics.load(ctl, this.nextBase + id);
-      if ((link & PAGE_FLAG_MASK) !== PageFlag.NORMAL) return link >>> PAGE_LINK_SHIFT;
+      if ((link & PAGE_FLAG_MASK) !== PageFlag.NORMAL) return linkId(this.link, link);
     }
     throw new TraceBufferError(ErrorCode.EFAULT, `ring has no head link: cpu=${this.cpu}`);
   }

@@ -16,7 +16,7 @@ import type { CpuBuffer } from './cpu-buffer.js';
 import type { TraceEvent } from './consumer.js';
 import { SubbufReader } from './decoder.js';
 import { InterleavePoint, interleaveHook } from './interleave.js';
-import { COMMIT_LENGTH_MASK, PAGE_FLAG_MASK, PAGE_LINK_SHIFT, READER_PAGE_INDEX, READER_READ_INDEX } from './layout.js';
+import { COMMIT_LENGTH_MASK, PAGE_FLAG_MASK, READER_PAGE_INDEX, READER_READ_INDEX, linkId } from './layout.js';
 
 /** One CPU's unread events, copied, in order. */
 function copyUnread(cb: CpuBuffer, out: TraceEvent[]): void {
@@ -36,7 +36,7 @@ function copyUnread(cb: CpuBuffer, out: TraceEvent[]): void {
     for (let distance = 0; distance < cb.nrSubbufs; distance++) {
       pages.push({ id, from: 0, distance });
       if (id === tail) break;
-      id = Atomics.load(ctl, cb.nextBase + id) >>> PAGE_LINK_SHIFT;
+      id = linkId(cb.link, Atomics.load(ctl, cb.nextBase + id));
     }
   }
   const r = new SubbufReader();
@@ -74,7 +74,7 @@ function headOf(cb: CpuBuffer): number {
   for (let id = 0; id < cb.nrSubbufs; id++) {
     if (id === reader) continue;
     const link = Atomics.load(cb.ctl, cb.nextBase + id);
-    if ((link & PAGE_FLAG_MASK) !== 0) return link >>> PAGE_LINK_SHIFT;
+    if ((link & PAGE_FLAG_MASK) !== 0) return linkId(cb.link, link);
   }
   return reader;
 }

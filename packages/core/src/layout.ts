@@ -410,6 +410,49 @@ export const PAGE_FLAG_MASK = 3;
 /** Shift of the sub-buffer id in a ring link. */
 export const PAGE_LINK_SHIFT = 2;
 
+/**
+ * A ring link is one Int32, `(gen << genShift) | (id << 2) | flag`:
+ *
+ * ```
+ *  31              genShift              2   1 0
+ *  +-------------------+-----------------+-----+
+ *  | generation        | sub-buffer id   |flag |
+ *  +-------------------+-----------------+-----+
+ * ```
+ *
+ * The id takes as many bits as the bank's capacity needs; the generation takes the rest and goes
+ * up each time HEAD is set on the link. So a reader whose compare-and-swap on `prev → head|HEAD`
+ * was delayed while the producer went round the ring finds a different value, not the same one
+ * (the ABA case), unless HEAD was set on that very link 2^bits times meanwhile.
+ */
+export interface LinkFormat {
+  /** Mask of the id after shifting the link right by {@link PAGE_LINK_SHIFT}. */
+  readonly idMask: number;
+  /** Shift of the generation. */
+  readonly genShift: number;
+}
+
+/** The link format of a bank whose per-page arrays hold `capacity` sub-buffers. */
+export function linkFormat(capacity: number): LinkFormat {
+  const idBits = Math.max(1, Math.ceil(Math.log2(capacity + 1)));
+  return { idMask: 2 ** idBits - 1, genShift: PAGE_LINK_SHIFT + idBits };
+}
+
+/** Builds a ring link. */
+export function makeLink(f: LinkFormat, id: number, flag: number, gen: number): number {
+  return ((gen << f.genShift) | (id << PAGE_LINK_SHIFT) | flag) | 0;
+}
+
+/** The sub-buffer id a ring link points to. */
+export function linkId(f: LinkFormat, link: number): number {
+  return (link >>> PAGE_LINK_SHIFT) & f.idMask;
+}
+
+/** The generation of a ring link. */
+export function linkGen(f: LinkFormat, link: number): number {
+  return link >>> f.genShift;
+}
+
 /** Int32 index of `array` for sub-buffer `id`, given the capacity (in sub-buffers) of the arrays. */
 export function pageArrayIndex(array: 0 | 1 | 2 | 3, capacity: number, id: number): number {
   return CPU_CONTROL_LENGTH / 4 + array * pageArrayStride(capacity) + id;

@@ -38,7 +38,6 @@ import {
   STAGED_PAGES_TOUCHED_INDEX,
   STAGED_PUSH_BYTES_INDEX,
   PAGE_FLAG_MASK,
-  PAGE_LINK_SHIFT,
   PageFlag,
   SUBBUF_COMMIT_OFFSET,
   SUBBUF_DATA_OFFSET,
@@ -52,6 +51,9 @@ import {
   WAIT_ANY,
   WAIT_FULL,
   WSEQ_INDEX,
+  linkGen,
+  linkId,
+  makeLink,
 } from './layout.js';
 
 /** What {@link Producer.reserve} hands out: where to write the payload. Reused per producer. */
@@ -418,20 +420,20 @@ export class Producer {
     this.#padTail();
     const tail = this.#tail;
     const nextBase = this.#nextBase;
+    const f = this.#cb.link;
     let moved = false;
     for (;;) {
       if (interleaveHook !== undefined) interleaveHook(InterleavePoint.PRODUCER_MOVE_TAIL, this.cpu);
       const link = Atomics.load(ctl, nextBase + tail);
-      const next = link >>> PAGE_LINK_SHIFT;
+      const next = linkId(f, link);
       const flag = link & PAGE_FLAG_MASK;
       if (flag !== PageFlag.NORMAL) {
         if (!this.#overwrite) {
           put64(ctl, DROPPED_EVENTS_INDEX, ++this.#dropped);
           break;
         }
+        const update = (link & ~PAGE_FLAG_MASK) | PageFlag.UPDATE;
         if (flag === PageFlag.HEAD) {
-          const head = (next << PAGE_LINK_SHIFT) | PageFlag.HEAD;
-          const update = (next << PAGE_LINK_SHIFT) | PageFlag.UPDATE;
           // Stage what the push makes of the counters, so a recovery can finish it exactly.
           const overrun = this.#overrun + Atomics.load(ctl, this.#entriesArray + next);
           const bytesBase = this.#bytesBase - this.#commitLength(next);
@@ -440,7 +442,7 @@ export class Producer {
           write64(ctl, STAGED_PUSH_BYTES_INDEX, bytesBase);
           ctl[STAGED_PAGES_LOST_INDEX] = this.#pagesLost + 1;
           // Lost race with the reader's swap: the link now points at the old reader page.
-          if (Atomics.compareExchange(ctl, nextBase + tail, head, update) !== head) continue;
+          if (Atomics.compareExchange(ctl, nextBase + tail, link, update) !== link) continue;
           if (interleaveHook !== undefined) interleaveHook(InterleavePoint.PRODUCER_PUSH_UPDATE, this.cpu);
           this.#overrun = overrun;
           put64(ctl, OVERRUN_INDEX, overrun);
@@ -448,11 +450,13 @@ export class Producer {
           put64(ctl, ENTRIES_BYTES_BASE_INDEX, bytesBase);
           put(ctl, PAGES_LOST_INDEX, ++this.#pagesLost);
         }
-        // Set HEAD on the head's successor, then clear UPDATE on our link (also finishing a
-        // push a crashed producer left in UPDATE).
-        const after = Atomics.load(ctl, nextBase + next) & ~PAGE_FLAG_MASK;
-        Atomics.compareExchange(ctl, nextBase + next, after, after | PageFlag.HEAD);
-        Atomics.compareExchange(ctl, nextBase + tail, (next << PAGE_LINK_SHIFT) | PageFlag.UPDATE, next << PAGE_LINK_SHIFT);
+        // Set HEAD on the head's successor (a new generation: see LinkFormat), then clear UPDATE
+        // on our link (also finishing a push a crashed producer left in UPDATE).
+        const after = Atomics.load(ctl, nextBase + next);
+        if ((after & PAGE_FLAG_MASK) === PageFlag.NORMAL) {
+          Atomics.compareExchange(ctl, nextBase + next, after, makeLink(f, linkId(f, after), PageFlag.HEAD, linkGen(f, after) + 1));
+        }
+        Atomics.compareExchange(ctl, nextBase + tail, update, link & ~PAGE_FLAG_MASK);
       }
       this.#enterPage(next);
       moved = true;

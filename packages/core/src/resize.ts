@@ -18,16 +18,18 @@ import {
   PAGES_INDEX,
   PAGES_LOST_INDEX,
   PAGE_FLAG_MASK,
-  PAGE_LINK_SHIFT,
   PageFlag,
   READER_PAGE_INDEX,
   SUBBUF_COMMIT_OFFSET,
   TAIL_PAGE_INDEX,
+  linkGen,
+  linkId,
+  makeLink,
 } from './layout.js';
 
 /** The id the ring link `from → ?` points to. */
 function nextOf(cb: CpuBuffer, from: number): number {
-  return Atomics.load(cb.ctl, cb.nextBase + from) >>> PAGE_LINK_SHIFT;
+  return linkId(cb.link, Atomics.load(cb.ctl, cb.nextBase + from));
 }
 
 /** The id of the head: the target of the link that carries HEAD. */
@@ -36,7 +38,7 @@ function headOf(cb: CpuBuffer): number {
   for (let id = 0; id < cb.nrSubbufs; id++) {
     if (id === reader) continue;
     const link = Atomics.load(cb.ctl, cb.nextBase + id);
-    if ((link & PAGE_FLAG_MASK) === PageFlag.HEAD) return link >>> PAGE_LINK_SHIFT;
+    if ((link & PAGE_FLAG_MASK) === PageFlag.HEAD) return linkId(cb.link, link);
   }
   throw new Error(`ring has no head link: cpu=${cb.cpu}`);
 }
@@ -57,10 +59,10 @@ export function growRing(cb: CpuBuffer, m: number): void {
     ctl[cb.entriesBase + id] = 0;
     ctl[cb.realEndBase + id] = 0;
     ctl[cb.prevBase + id] = id === n ? before : id - 1;
-    Atomics.store(ctl, cb.nextBase + id, id === m - 1 ? (head << PAGE_LINK_SHIFT) | PageFlag.HEAD : (id + 1) << PAGE_LINK_SHIFT);
+    Atomics.store(ctl, cb.nextBase + id, id === m - 1 ? makeLink(cb.link, head, PageFlag.HEAD, 0) : makeLink(cb.link, id + 1, PageFlag.NORMAL, 0));
   }
   ctl[cb.prevBase + head] = m - 1;
-  Atomics.store(ctl, cb.nextBase + before, n << PAGE_LINK_SHIFT);
+  Atomics.store(ctl, cb.nextBase + before, makeLink(cb.link, n, PageFlag.NORMAL, 0));
   Atomics.store(ctl, NR_SUBBUFS_INDEX, m);
 }
 
@@ -105,7 +107,7 @@ export function shrinkRing(cb: CpuBuffer, m: number): void {
   ctl[PAGES_LOST_INDEX] = (ctl[PAGES_LOST_INDEX]! + lostPages) | 0;
   if (headRemoved) head = after;
   const flag = head === after ? PageFlag.HEAD : PageFlag.NORMAL;
-  Atomics.store(ctl, cb.nextBase + start, (after << PAGE_LINK_SHIFT) | flag);
+  Atomics.store(ctl, cb.nextBase + start, makeLink(cb.link, after, flag, 0));
   ctl[cb.prevBase + after] = start;
 
   // Move survivors with an id ≥ m into the free ids < m.
@@ -125,7 +127,7 @@ export function shrinkRing(cb: CpuBuffer, m: number): void {
   const pages = ctl[PAGES_INDEX]!;
   ctl[PAGES_INDEX] = removed.includes(pages) ? renamed(start) : renamed(pages);
   // The producer leaves the reader sub-buffer through its link: point it at the head.
-  if (tail === reader) Atomics.store(ctl, cb.nextBase + renamed(reader), renamed(head) << PAGE_LINK_SHIFT);
+  if (tail === reader) Atomics.store(ctl, cb.nextBase + renamed(reader), makeLink(cb.link, renamed(head), PageFlag.NORMAL, 0));
   Atomics.store(ctl, NR_SUBBUFS_INDEX, m);
 }
 
@@ -142,8 +144,8 @@ function movePage(cb: CpuBuffer, from: number, to: number, isReader: boolean): v
   ctl[cb.prevBase + to] = prev;
   if (!isReader) {
     const into = Atomics.load(ctl, cb.nextBase + prev);
-    Atomics.store(ctl, cb.nextBase + prev, (to << PAGE_LINK_SHIFT) | (into & PAGE_FLAG_MASK));
-    ctl[cb.prevBase + (link >>> PAGE_LINK_SHIFT)] = to;
+    Atomics.store(ctl, cb.nextBase + prev, makeLink(cb.link, to, into & PAGE_FLAG_MASK, linkGen(cb.link, into)));
+    ctl[cb.prevBase + linkId(cb.link, link)] = to;
   }
   const at = (cb.subbufOffset(from) + SUBBUF_COMMIT_OFFSET) >> 2;
   cb.i32[at] = 0;

@@ -28,7 +28,6 @@ import {
   MIN_SUBBUF_SIZE,
   NEXT_TOKEN_INDEX,
   PAGE_FLAG_MASK,
-  PAGE_LINK_SHIFT,
   PAGES_READ_INDEX,
   PageFlag,
   READER_PAGE_INDEX,
@@ -41,6 +40,7 @@ import {
   anchorIndex,
   cpuControlLength,
   globalControlLength,
+  linkId,
 } from './layout.js';
 import { Mapping, type MapRange, type MappingHost } from './mapping.js';
 import { Producer, type ProducerContext } from './producer.js';
@@ -537,7 +537,7 @@ export class TraceBuffer implements MappingHost {
     for (let id = 0; id < cb.nrSubbufs; id++) {
       if (id === reader) continue;
       const link = Atomics.load(cb.ctl, cb.nextBase + id);
-      if ((link & PAGE_FLAG_MASK) !== PageFlag.NORMAL) return link >>> PAGE_LINK_SHIFT;
+      if ((link & PAGE_FLAG_MASK) !== PageFlag.NORMAL) return linkId(cb.link, link);
     }
     return reader;
   }

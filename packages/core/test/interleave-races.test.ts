@@ -167,7 +167,11 @@ async function rig(options: { nrSubbufs: number; overwrite: boolean }): Promise<
 }
 
 const ctlOf = (tb: TraceBuffer): Int32Array => tb.cpuBuffer(0).ctl;
-const nextLink = (tb: TraceBuffer, id: number): number => Atomics.load(ctlOf(tb), tb.cpuBuffer(0).nextBase + id);
+/** The ring link `id → ?` without its generation bits: `(target << 2) | flag`. */
+const nextLink = (tb: TraceBuffer, id: number): number => {
+  const cb = tb.cpuBuffer(0);
+  return Atomics.load(cb.ctl, cb.nextBase + id) & (2 ** cb.link.genShift - 1);
+};
 const link = (id: number, flag: number): number => (id << layout.PAGE_LINK_SHIFT) | flag;
 
 /** Waits (yielding to the event loop) until `cond` holds; fails after 10 s. */
@@ -326,10 +330,11 @@ describe('(a) the reader swap against the head push (overwrite mode)', () => {
   });
 
   // The producer laps the whole ring while the reader sits between its overrun read and its
-  // CAS: the link the reader expects (3 → 1|HEAD) comes back, the CAS succeeds (ABA) and the
-  // loss is attributed with the overrun read before the laps. Reference §1.2/§4.3: the count
-  // on a flagged sub-buffer is the events lost between the previous one and it. See the report.
-  it.fails('a producer that laps the ring while the reader is at its CAS: the swapped sub-buffer is flagged with the events lost right before it', async () => {
+  // CAS: the link the reader expects (3 → 1|HEAD) comes back — with a newer generation, so the
+  // CAS fails and the reader retries on the real head instead of succeeding on a stale view
+  // (ABA). Reference §1.2/§4.3: the count on a flagged sub-buffer is the events lost between the
+  // previous one and it.
+  it('a producer that laps the ring while the reader is at its CAS: the swapped sub-buffer is flagged with the events lost right before it', async () => {
     const { producer, reader } = await rig({ nrSubbufs: 4, overwrite: true });
     await producer.write(3 * N);
     await reader.arm(InterleavePoint.READER_SWAP_BEFORE_CAS);
