@@ -48,6 +48,7 @@ import {
   NR_SUBBUFS_INDEX,
   OVERRUN_INDEX,
   PAGES_LOST_INDEX,
+  PENDING_DROPS_INDEX,
   PAGES_INDEX,
   PAGES_READ_INDEX,
   PAGES_TOUCHED_INDEX,
@@ -342,7 +343,7 @@ export class CpuBuffer {
         s.entries = load64(ctl, ENTRIES_BASE_INDEX) + Atomics.load(ctl, this.entriesBase + tail);
         s.entriesBytes = load64(ctl, ENTRIES_BYTES_BASE_INDEX) + s.write;
         s.overrun = load64(ctl, OVERRUN_INDEX);
-        s.droppedEvents = load64(ctl, DROPPED_EVENTS_INDEX);
+        s.droppedEvents = load64(ctl, DROPPED_EVENTS_INDEX) + (Atomics.load(ctl, PENDING_DROPS_INDEX) >>> 0);
         s.pagesTouched = Atomics.load(ctl, PAGES_TOUCHED_INDEX) >>> 0;
         s.pagesLost = Atomics.load(ctl, PAGES_LOST_INDEX) >>> 0;
         s.lastTs = this.ctlF64[LAST_TS_F64_INDEX]!;
@@ -719,6 +720,7 @@ export class CpuBuffer {
       ctl[TAIL_PAGE_INDEX] = head;
       ctl[BASE_PAGE_INDEX] = head;
       for (const index of [ENTRIES_BASE_INDEX, ENTRIES_BYTES_BASE_INDEX, OVERRUN_INDEX, DROPPED_EVENTS_INDEX]) write64(ctl, index, 0);
+      Atomics.store(ctl, PENDING_DROPS_INDEX, 0);
       ctl[PAGES_TOUCHED_INDEX] = 0;
       ctl[PAGES_LOST_INDEX] = 0;
       this.ctlF64[LAST_TS_F64_INDEX] = 0;

@@ -260,6 +260,7 @@ export const CpuControlLayout = defineLayout(
     w64('staged_push_bytes', 'entries_bytes_base after the head push in progress, staged likewise'),
     w32('staged_pages_lost', 'pages_lost after the head push in progress, staged likewise'),
     w32('staged_pages_touched', 'pages_touched for the sub-buffer named by base_page, staged before base_page is set'),
+    w32('pending_drops', 'drops of a still-full ring not yet folded into dropped_events (Atomics.add, no publish sequence)'),
     line('reader line'),
     w32('reader_lock', 'reader lock: 0 free, 1 held (serialises GET_READER, reset, map bookkeeping)'),
     w32('reader_page', 'id of the reader sub-buffer (outside the ring)'),
@@ -324,6 +325,8 @@ export const STAGED_PUSH_BYTES_INDEX = cpuIndex('staged_push_bytes');
 export const STAGED_PAGES_LOST_INDEX = cpuIndex('staged_pages_lost');
 /** Int32 index of the staged `pages_touched` (crash recovery of a tail move). */
 export const STAGED_PAGES_TOUCHED_INDEX = cpuIndex('staged_pages_touched');
+/** Int32 index of the drops not yet folded into `dropped_events`. */
+export const PENDING_DROPS_INDEX = cpuIndex('pending_drops');
 /** Int32 index of the reader lock. */
 export const READER_LOCK_INDEX = cpuIndex('reader_lock');
 /** Int32 index of the reader sub-buffer id. */

@@ -30,6 +30,7 @@ import {
   MIN_DISCARD_LENGTH,
   OVERRUN_INDEX,
   PAGES_LOST_INDEX,
+  PENDING_DROPS_INDEX,
   PAGES_TOUCHED_INDEX,
   STAGED_BYTES_BASE_INDEX,
   STAGED_ENTRIES_BASE_INDEX,
@@ -124,6 +125,8 @@ export class Producer {
   #pagesTouched = 0;
   #pagesLost = 0;
   #absoluteNext = false;
+  /** Producer/consumer mode: the tail was padded by a drop and the ring was still full. */
+  #padded = false;
 
   // The reservation in flight (between reserve and commit).
   #pending = false;
@@ -194,6 +197,7 @@ export class Producer {
     this.#pagesTouched = ctl[PAGES_TOUCHED_INDEX]! >>> 0;
     this.#pagesLost = ctl[PAGES_LOST_INDEX]! >>> 0;
     this.#absoluteNext = false;
+    this.#padded = false;
   }
 
   /**
@@ -411,6 +415,14 @@ export class Producer {
    */
   #moveTail(): boolean {
     const ctl = this.#ctl;
+    // Producer/consumer mode, ring still full since our last drop (the tail is padded already):
+    // count the drop without a publish sequence. A producer that retries in a tight loop would
+    // otherwise keep wseq odd so often that readers' seqlock rounds — the very readers that
+    // would free the ring — keep failing.
+    if (this.#padded && (Atomics.load(ctl, this.#nextBase + this.#tail) & PAGE_FLAG_MASK) !== PageFlag.NORMAL) {
+      Atomics.add(ctl, PENDING_DROPS_INDEX, 1);
+      return false;
+    }
     Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
     const ctrl = Atomics.load(ctl, CTRL_INDEX);
     if (((ctrl ^ this.#ctrlSeen) & (CTRL_GEN_MASK | CTRL_RESETTING)) !== 0) {
@@ -430,6 +442,7 @@ export class Producer {
       if (flag !== PageFlag.NORMAL) {
         if (!this.#overwrite) {
           put64(ctl, DROPPED_EVENTS_INDEX, ++this.#dropped);
+          this.#padded = true;
           break;
         }
         const update = (link & ~PAGE_FLAG_MASK) | PageFlag.UPDATE;
@@ -476,6 +489,12 @@ export class Producer {
    */
   #enterPage(id: number): void {
     const ctl = this.#ctl;
+    if (this.#padded) {
+      // Fold the drops counted without a publish sequence (we are inside one now).
+      this.#padded = false;
+      this.#dropped += Atomics.exchange(ctl, PENDING_DROPS_INDEX, 0);
+      put64(ctl, DROPPED_EVENTS_INDEX, this.#dropped);
+    }
     // Staged first, then base_page names the move: a recovery that finds base_page ahead of
     // tail_page completes the move from the staged values.
     this.#entriesBase += this.#pageEntries;

@@ -165,6 +165,7 @@ describe('private control blocks keep the two sides on separate cache lines', ()
     'staged_push_bytes',
     'staged_pages_lost',
     'staged_pages_touched',
+    'pending_drops',
   ];
   const readerWrites = [
     'reader_lock',

@@ -25,7 +25,7 @@ function crashAt(point: InterleavePointName, after: number): void {
 describe.each([true, false])('overwrite=%s', (overwrite) => {
   it.each([
     [InterleavePoint.PRODUCER_PUBLISH, 150],
-    [InterleavePoint.PRODUCER_MOVE_TAIL, 7],
+    [InterleavePoint.PRODUCER_MOVE_TAIL, 3],
     [InterleavePoint.PRODUCER_PUSH_UPDATE, 3],
     [InterleavePoint.PRODUCER_ENTER_PAGE, 2],
   ])('a death at %s (occurrence %i) is recovered exactly', (point, after) => {
