@@ -108,7 +108,6 @@ export interface WriterSnapshot {
   droppedEvents: number;
   pagesTouched: number;
   pagesLost: number;
-  lastTs: number;
 }
 
 /** Bytes of the data SharedArrayBuffer of one CPU buffer: the meta slot plus every sub-buffer. */
@@ -188,7 +187,6 @@ export class CpuBuffer {
     droppedEvents: 0,
     pagesTouched: 0,
     pagesLost: 0,
-    lastTs: 0,
   };
   readonly #pageRead = { length: 0, entries: 0 };
 
@@ -346,7 +344,6 @@ export class CpuBuffer {
         s.droppedEvents = load64(ctl, DROPPED_EVENTS_INDEX) + (Atomics.load(ctl, PENDING_DROPS_INDEX) >>> 0);
         s.pagesTouched = Atomics.load(ctl, PAGES_TOUCHED_INDEX) >>> 0;
         s.pagesLost = Atomics.load(ctl, PAGES_LOST_INDEX) >>> 0;
-        s.lastTs = this.ctlF64[LAST_TS_F64_INDEX]!;
         if (Atomics.load(ctl, WSEQ_INDEX) === seq) return s;
       }
       relax(round, 'producer counters');

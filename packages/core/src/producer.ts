@@ -157,9 +157,9 @@ export class Producer {
     this.maxPayload = cb.subbufSize - SUBBUF_DATA_OFFSET - 8;
     this.#reservation = { bytes: cb.u8, view: cb.view, offset: 0, length: 0 };
     this.#bind(cb);
+    // (A new thread's clock continues a ring another thread may have written: resync anchors
+    // the first event with an absolute stamp.)
     this.#resync(Atomics.load(this.#ctl, CTRL_INDEX));
-    // A new thread's clock continues a ring another thread may have written: anchor it.
-    this.#absoluteNext = this.#write > 0;
   }
 
   /** Points the producer at a bank (at claim, after a resize, after a snapshot swap). */
@@ -196,7 +196,9 @@ export class Producer {
     this.#dropped = load64(ctl, DROPPED_EVENTS_INDEX);
     this.#pagesTouched = ctl[PAGES_TOUCHED_INDEX]! >>> 0;
     this.#pagesLost = ctl[PAGES_LOST_INDEX]! >>> 0;
-    this.#absoluteNext = false;
+    // The last timestamp in shared memory is only as fresh as the last release: the first event
+    // after a resynchronisation on a sub-buffer with data carries an absolute TIME_STAMP.
+    this.#absoluteNext = this.#write > 0;
     this.#padded = false;
   }
 
@@ -356,9 +358,7 @@ export class Producer {
       Atomics.store(this.#i32, (this.#pageBase + SUBBUF_COMMIT_OFFSET) >> 2, write);
       Atomics.store(ctl, this.#entriesArray + this.#tail, ++this.#pageEntries);
     }
-    const ts = this.#times[1]!;
-    this.#times[0] = ts;
-    this.#ctlF64[LAST_TS_F64_INDEX] = ts;
+    this.#times[0] = this.#times[1]!;
     this.#absoluteNext = false;
     Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
     // Waiter bits share `ctrl`, so the load above also tells whether anyone waits. A waiter
@@ -554,6 +554,7 @@ export class Producer {
     if (this.#released) return;
     this.#pending = false;
     this.#released = true;
+    this.#ctlF64[LAST_TS_F64_INDEX] = this.#times[0]!;
     Atomics.compareExchange(this.#global, this.#ctx.claimIndex(this.cpu), this.#token, 0);
     this.#ctx.onRelease(this);
   }
