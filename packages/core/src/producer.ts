@@ -91,20 +91,20 @@ export class Producer {
   /** The cpu slot this producer writes. */
   readonly cpu: number;
   /** Largest payload accepted: `subbufSize - 24`. */
-  maxPayload: number;
+  maxPayload!: number;
 
-  #cb: CpuBuffer;
+  #cb!: CpuBuffer;
   readonly #ctx: ProducerContext;
-  #ctl: Int32Array;
-  #ctlF64: Float64Array;
-  #i32: Int32Array;
-  #u8: Uint8Array;
+  #ctl!: Int32Array;
+  #ctlF64!: Float64Array;
+  #i32!: Int32Array;
+  #u8!: Uint8Array;
   readonly #global: Int32Array;
-  #dataSize: number;
-  #subbufSize: number;
-  #nextBase: number;
-  #entriesArray: number;
-  #realEndBase: number;
+  #dataSize!: number;
+  #subbufSize!: number;
+  #nextBase!: number;
+  #entriesArray!: number;
+  #realEndBase!: number;
   readonly #overwrite: boolean;
   readonly #clockKind: number;
   readonly #monoOffsetNs: number;
@@ -140,21 +140,10 @@ export class Producer {
     this.cpu = cb.cpu;
     this.#ctx = ctx;
     this.#global = ctx.global;
-    this.#cb = cb;
-    this.#ctl = cb.ctl;
-    this.#ctlF64 = cb.ctlF64;
-    this.#i32 = cb.i32;
-    this.#u8 = cb.u8;
-    this.#dataSize = cb.dataSize;
-    this.#subbufSize = cb.subbufSize;
-    this.#nextBase = cb.nextBase;
-    this.#entriesArray = cb.entriesBase;
-    this.#realEndBase = cb.realEndBase;
     this.#overwrite = ctx.overwrite;
     this.#clockKind = ctx.clockKind;
     this.#monoOffsetNs = ctx.monoOffsetNs;
     this.#token = token;
-    this.maxPayload = cb.subbufSize - SUBBUF_DATA_OFFSET - 8;
     this.#reservation = { bytes: cb.u8, view: cb.view, offset: 0, length: 0 };
     this.#bind(cb);
     // (A new thread's clock continues a ring another thread may have written: resync anchors
