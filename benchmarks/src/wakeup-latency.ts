@@ -15,10 +15,12 @@
  * sequence, so the sample is exactly "write that woke → consumer running". The clock is
  * `process.hrtime` (one monotonic clock for every thread). tinybench runs each scenario as a
  * task with a fixed number of iterations; each iteration reports its latency as
- * `overriddenDuration`.
+ * `overriddenDuration`. The samples are spread over rounds (each a tinybench run over every
+ * scenario, with fresh threads) and pooled.
  *
  * Run: `node benchmarks/dist/wakeup-latency.js` (after `npx tsc -b benchmarks`).
- * Env: TRACEBUF_BENCH_SMOKE=1, TRACEBUF_BENCH_WAKEUPS (samples per scenario, default 1000).
+ * Env: TRACEBUF_BENCH_SMOKE=1, TRACEBUF_BENCH_WAKEUPS (samples per scenario, default 1000),
+ * TRACEBUF_BENCH_WAKEUP_ROUNDS (rounds over the scenarios the samples are spread over, default 2).
  *
  * @packageDocumentation
  */
@@ -162,45 +164,56 @@ export interface WakeupResult {
 }
 
 /** Runs the benchmark, prints the report and writes `benchmarks/results/wakeup-latency.json`. */
-export async function runWakeupLatency(wakeups = envInt('TRACEBUF_BENCH_WAKEUPS', SMOKE ? 20 : 1000)): Promise<WakeupResult[]> {
+export async function runWakeupLatency(
+  wakeups = envInt('TRACEBUF_BENCH_WAKEUPS', SMOKE ? 20 : 1000),
+  rounds = envInt('TRACEBUF_BENCH_WAKEUP_ROUNDS', SMOKE ? 1 : 2),
+): Promise<WakeupResult[]> {
   const env = environment();
   console.log(`\n=== wakeup-latency: ${QUESTION}`);
   printEnvironment(env);
   console.log(
-    `settings: ${wakeups} wake-ups per scenario (after ${Math.min(50, wakeups)} warm-up), ring ${NR_SUBBUFS} × ${SUBBUF_SIZE} B, ` +
+    `settings: ${wakeups} wake-ups per scenario in ${rounds} round(s) (each after ${Math.min(50, Math.ceil(wakeups / rounds))} warm-up), ring ${NR_SUBBUFS} × ${SUBBUF_SIZE} B, ` +
       `16-byte events, producer waits ${SETTLE_MS} ms after READY before writing`,
   );
 
   const runners = SCENARIOS.map((s) => new ScenarioRunner(s));
-  const bench = new Bench({
-    name: 'wakeup-latency',
-    iterations: wakeups,
-    time: 0,
-    warmupIterations: Math.min(50, wakeups),
-    warmupTime: 0,
-    retainSamples: true,
-    throws: true,
-  });
-  SCENARIOS.forEach((s, i) => {
-    const runner = runners[i]!;
-    bench.add(scenarioName(s), async () => ({ overriddenDuration: (await runner.sample()) / 1e6 }), {
-      beforeAll: async (phase) => {
-        await runner.start(phase ?? 'run');
-      },
-      afterAll: async () => {
-        await runner.stop();
-      },
+  const samplesUs = SCENARIOS.map((): number[] => []);
+  // Rounds over every scenario, so that a noisy stretch of time does not fall on one scenario only.
+  const perRound = Math.max(1, Math.ceil(wakeups / rounds));
+  for (let round = 0; round < rounds; round++) {
+    const bench = new Bench({
+      name: `wakeup-latency round ${round + 1}`,
+      iterations: perRound,
+      time: 0,
+      warmupIterations: Math.min(50, perRound),
+      warmupTime: 0,
+      retainSamples: true,
+      throws: true,
     });
-  });
-  await bench.run();
+    SCENARIOS.forEach((s, i) => {
+      const runner = runners[i]!;
+      bench.add(scenarioName(s), async () => ({ overriddenDuration: (await runner.sample()) / 1e6 }), {
+        beforeAll: async (phase) => {
+          await runner.start(phase ?? 'run');
+        },
+        afterAll: async () => {
+          await runner.stop();
+        },
+      });
+    });
+    await bench.run();
+    bench.tasks.forEach((task, i) => {
+      const r = task.result;
+      if (r.state !== 'completed') throw new Error(`task did not complete: ${task.name} state=${r.state}`);
+      for (const ms of r.latency.samples ?? []) samplesUs[i]!.push(ms * 1000);
+    });
+  }
 
-  const results: WakeupResult[] = bench.tasks.map((task, i) => {
-    const r = task.result;
-    if (r.state !== 'completed') throw new Error(`task did not complete: ${task.name} state=${r.state}`);
-    const us = (r.latency.samples ?? []).map((ms) => ms * 1000);
+  const results: WakeupResult[] = SCENARIOS.map((scenario, i) => {
+    const us = samplesUs[i]!;
     return {
-      scenario: SCENARIOS[i]!,
-      name: task.name,
+      scenario,
+      name: scenarioName(scenario),
       p50Us: median(us),
       p90Us: quantile(us, 0.9),
       p99Us: quantile(us, 0.99),
@@ -231,19 +244,21 @@ export async function runWakeupLatency(wakeups = envInt('TRACEBUF_BENCH_WAKEUPS'
   );
   const find = (consumer: 'worker' | 'main', mechanism: 'tracebuf' | 'raw', percent: number): WakeupResult =>
     results.find((r) => r.scenario.consumer === consumer && r.scenario.mechanism === mechanism && (mechanism === 'raw' || r.scenario.bufferPercent === percent))!;
-  const over = (consumer: 'worker' | 'main', percent: number): string =>
-    `${fixed(find(consumer, 'tracebuf', percent).p50Us - find(consumer, 'raw', 0).p50Us)} µs`;
+  const over = (consumer: 'worker' | 'main', percent: number): string => {
+    const d = find(consumer, 'tracebuf', percent).p50Us - find(consumer, 'raw', 0).p50Us;
+    return `${d < 0 ? '-' : '+'}${fixed(Math.abs(d))} µs`;
+  };
   const verdict =
     (SMOKE ? '[smoke, not meaningful] ' : '') +
     `p50 wake-up: worker mapping.wait ${fixed(find('worker', 'tracebuf', 0).p50Us)} µs (bufferPercent 0) / ${fixed(find('worker', 'tracebuf', 50).p50Us)} µs (50), ` +
     `main mapping.waitAsync ${fixed(find('main', 'tracebuf', 0).p50Us)} / ${fixed(find('main', 'tracebuf', 50).p50Us)} µs; ` +
-    `over the raw primitive (p50): worker +${over('worker', 0)} / +${over('worker', 50)}, main +${over('main', 0)} / +${over('main', 50)}`;
+    `over the raw primitive (p50): worker ${over('worker', 0)} / ${over('worker', 50)}, main ${over('main', 0)} / ${over('main', 50)}`;
   console.log(`\n${verdict}`);
   const path = writeResult('wakeup-latency', {
     benchmark: 'wakeup-latency',
     question: QUESTION,
     environment: env,
-    settings: { wakeups, subbufSize: SUBBUF_SIZE, nrSubbufs: NR_SUBBUFS, settleMs: SETTLE_MS, payloadLength: 16, clock: 'counter' },
+    settings: { wakeups, rounds, subbufSize: SUBBUF_SIZE, nrSubbufs: NR_SUBBUFS, settleMs: SETTLE_MS, payloadLength: 16, clock: 'counter' },
     unit: 'µs',
     results,
     verdict,
