@@ -21,6 +21,7 @@ import {
   DROPPED_EVENTS_INDEX,
   BANK_GEN_INDEX,
   BASE_PAGE_INDEX,
+  CROSS_SEQ_INDEX,
   CAPACITY_INDEX,
   ENTRIES_BASE_INDEX,
   ENTRIES_BYTES_BASE_INDEX,
@@ -332,19 +333,27 @@ export class CpuBuffer {
   writerSnapshot(): WriterSnapshot {
     const ctl = this.ctl;
     const s = this.#snap;
+    // Two rounds, so that a producer writing flat out does not starve the reader: the words that
+    // change only when the tail moves are read inside a `cross_seq` round (a few per sub-buffer),
+    // and only the tail's commit word and event count inside a short `wseq` round.
     for (let round = 0; ; round++) {
-      const seq = Atomics.load(ctl, WSEQ_INDEX);
-      if ((seq & 1) === 0) {
+      const cross = Atomics.load(ctl, CROSS_SEQ_INDEX);
+      if ((cross & 1) === 0) {
         const tail = Atomics.load(ctl, TAIL_PAGE_INDEX);
-        s.tailPage = tail;
-        s.write = this.commitWord(tail) & COMMIT_LENGTH_MASK;
-        s.entries = load64(ctl, ENTRIES_BASE_INDEX) + Atomics.load(ctl, this.entriesBase + tail);
-        s.entriesBytes = load64(ctl, ENTRIES_BYTES_BASE_INDEX) + s.write;
+        const entriesBase = load64(ctl, ENTRIES_BASE_INDEX);
+        const bytesBase = load64(ctl, ENTRIES_BYTES_BASE_INDEX);
         s.overrun = load64(ctl, OVERRUN_INDEX);
         s.droppedEvents = load64(ctl, DROPPED_EVENTS_INDEX) + (Atomics.load(ctl, PENDING_DROPS_INDEX) >>> 0);
         s.pagesTouched = Atomics.load(ctl, PAGES_TOUCHED_INDEX) >>> 0;
         s.pagesLost = Atomics.load(ctl, PAGES_LOST_INDEX) >>> 0;
-        if (Atomics.load(ctl, WSEQ_INDEX) === seq) return s;
+        const page = this.#readPage(tail);
+        if (Atomics.load(ctl, CROSS_SEQ_INDEX) === cross) {
+          s.tailPage = tail;
+          s.write = page.length;
+          s.entries = entriesBase + page.entries;
+          s.entriesBytes = bytesBase + page.length;
+          return s;
+        }
       }
       relax(round, 'producer counters');
     }
@@ -430,6 +439,14 @@ export class CpuBuffer {
       }
       relax(round, 'head page');
     }
+  }
+
+  /**
+   * The head sub-buffer now, found the way the reader swap finds it (robust against a producer
+   * pushing the head meanwhile; waits out an UPDATE). For readers holding the reader lock.
+   */
+  headPage(): number {
+    return this.#findHead();
   }
 
   /** The link value `prev → head|HEAD` {@link #findHead} saw (generation included). */
@@ -793,6 +810,8 @@ export class CpuBuffer {
           Atomics.store(ctl, TAIL_PAGE_INDEX, basePage);
           tail = basePage;
         }
+        const cross = Atomics.load(ctl, CROSS_SEQ_INDEX);
+        if ((cross & 1) !== 0) Atomics.store(ctl, CROSS_SEQ_INDEX, cross + 1);
         const counted = this.#recount(tail);
         ctl[this.entriesBase + tail] = counted.entries;
         if (counted.entries > 0) this.ctlF64[LAST_TS_F64_INDEX] = counted.lastTs;

@@ -16,15 +16,16 @@ import type { CpuBuffer } from './cpu-buffer.js';
 import type { TraceEvent } from './consumer.js';
 import { SubbufReader } from './decoder.js';
 import { InterleavePoint, interleaveHook } from './interleave.js';
-import { COMMIT_LENGTH_MASK, PAGE_FLAG_MASK, READER_PAGE_INDEX, READER_READ_INDEX, linkId } from './layout.js';
+import { COMMIT_LENGTH_MASK, READER_PAGE_INDEX, READER_READ_INDEX, linkId } from './layout.js';
 
 /** One CPU's unread events, copied, in order. */
 function copyUnread(cb: CpuBuffer, out: TraceEvent[]): void {
   const ctl = cb.ctl;
   const reader = ctl[READER_PAGE_INDEX]!;
-  const start = cb.writerSnapshot();
-  const lostAtStart = start.pagesLost;
-  const tail = start.tailPage;
+  const first = cb.writerSnapshot();
+  const start = { overrunAtStart: first.overrun };
+  const lostAtStart = first.pagesLost;
+  const tail = first.tailPage;
   // The pages to walk: the rest of the reader sub-buffer, then the ring from the head to the tail.
   const pages: { id: number; from: number; distance: number }[] = [];
   const readerRead = ctl[READER_READ_INDEX]!;
@@ -32,28 +33,43 @@ function copyUnread(cb: CpuBuffer, out: TraceEvent[]): void {
     pages.push({ id: reader, from: readerRead, distance: Number.POSITIVE_INFINITY });
   }
   if (tail !== reader) {
-    let id = headOf(cb);
+    let id = cb.headPage();
     for (let distance = 0; distance < cb.nrSubbufs; distance++) {
       pages.push({ id, from: 0, distance });
       if (id === tail) break;
       id = linkId(cb.link, Atomics.load(ctl, cb.nextBase + id));
     }
   }
+  // Each sub-buffer's event count, read now: a sub-buffer the producer overwrites later is
+  // reported lost with this count. Sub-buffers it overwrote already before their count was read
+  // (the first `early` of the walk) are reported with the overrun their overwrite added.
+  const counts = pages.map((page) => cb.readPage(page.id).entries);
+  const counted = cb.writerSnapshot();
+  const early = counted.pagesLost - lostAtStart;
+  let earlyLost = counted.overrun - start.overrunAtStart;
   const r = new SubbufReader();
   let lost = 0;
   const copy = new Uint8Array(cb.subbufSize);
-  for (const page of pages) {
+  for (const [i, page] of pages.entries()) {
     if (interleaveHook !== undefined) interleaveHook(InterleavePoint.READER_ITERATE_PAGE, cb.cpu);
-    const { length, entries: expected } = cb.readPage(page.id);
+    const skip = (): void => {
+      if (page.distance < early) {
+        lost += earlyLost;
+        earlyLost = 0;
+      } else {
+        lost += counts[i]!;
+      }
+    };
     if (cb.writerSnapshot().pagesLost - lostAtStart > page.distance) {
-      lost += expected;
+      skip();
       continue;
     }
+    const { length } = cb.readPage(page.id);
     const at = cb.subbufOffset(page.id);
     copy.set(cb.u8.subarray(at, at + copy.length));
     // Overwritten while we copied: drop the copy, count its events as lost.
     if (cb.writerSnapshot().pagesLost - lostAtStart > page.distance) {
-      lost += expected;
+      skip();
       continue;
     }
     r.load(copy, 0, page.from, length);
@@ -67,16 +83,6 @@ function copyUnread(cb: CpuBuffer, out: TraceEvent[]): void {
       lost = 0;
     }
   }
-}
-
-function headOf(cb: CpuBuffer): number {
-  const reader = cb.ctl[READER_PAGE_INDEX]!;
-  for (let id = 0; id < cb.nrSubbufs; id++) {
-    if (id === reader) continue;
-    const link = Atomics.load(cb.ctl, cb.nextBase + id);
-    if ((link & PAGE_FLAG_MASK) !== 0) return linkId(cb.link, link);
-  }
-  return reader;
 }
 
 /** What the iterator needs from its buffer. */

@@ -244,6 +244,7 @@ export const CpuControlLayout = defineLayout(
   [
     line('producer line'),
     w32('wseq', 'producer publish sequence: odd while the producer publishes or moves the tail'),
+    w32('cross_seq', 'tail-move sequence: odd while the producer moves the tail (the words that change only then)'),
     w32('tail_page', 'id of the tail sub-buffer (being written; also the commit page)'),
     w32('base_page', 'the tail sub-buffer the two bases below were last brought up to'),
     w32('commit_overrun', 'events dropped because the writer wrapped onto uncommitted data (0: no nesting in JS)'),
@@ -293,6 +294,8 @@ const cpuIndex = (name: string): number => CpuControlLayout.offsetOf(name) / 4;
 
 /** Int32 index of the producer publish sequence (odd while publishing). */
 export const WSEQ_INDEX = cpuIndex('wseq');
+/** Int32 index of the tail-move sequence (odd while the producer moves the tail). */
+export const CROSS_SEQ_INDEX = cpuIndex('cross_seq');
 /** Int32 index of the tail sub-buffer id. */
 export const TAIL_PAGE_INDEX = cpuIndex('tail_page');
 /** Int32 index of the tail sub-buffer the entry bases were last brought up to. */

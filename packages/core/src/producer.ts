@@ -16,6 +16,7 @@ import { ErrorCode, TraceBufferError, invalid } from './errors.js';
 import { TIME_EXTEND_UNIT, dataTypeLen, eventLength, payloadOffset } from './event.js';
 import {
   COMMIT_LENGTH_MASK,
+  CROSS_SEQ_INDEX,
   CTRL_INDEX,
   CTRL_GEN_MASK,
   CTRL_RECORD_OFF,
@@ -113,6 +114,7 @@ export class Producer {
 
   // Producer state, mirrored into the control block inside each publish sequence.
   #seq = 0;
+  #crossSeq = 0;
   #ctrlSeen = 0;
   #tail = 0;
   #pageBase = 0;
@@ -174,6 +176,7 @@ export class Producer {
     // Only the generation is remembered: recording off and resetting are looked at each time.
     this.#ctrlSeen = ctrl & CTRL_GEN_MASK;
     this.#seq = Atomics.load(ctl, WSEQ_INDEX);
+    this.#crossSeq = Atomics.load(ctl, CROSS_SEQ_INDEX);
     this.#tail = Atomics.load(ctl, TAIL_PAGE_INDEX);
     this.#pageBase = (this.#tail + 1) * this.#subbufSize;
     this.#write = this.#commitLength(this.#tail);
@@ -418,6 +421,8 @@ export class Producer {
       Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
       return false;
     }
+    // Readers read the words that change only here inside a cross_seq round.
+    Atomics.store(ctl, CROSS_SEQ_INDEX, ++this.#crossSeq);
     this.#padTail();
     const tail = this.#tail;
     const nextBase = this.#nextBase;
@@ -464,6 +469,7 @@ export class Producer {
       moved = true;
       break;
     }
+    Atomics.store(ctl, CROSS_SEQ_INDEX, ++this.#crossSeq);
     Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
     return moved;
   }

@@ -27,9 +27,7 @@ import {
   MIN_NR_SUBBUFS,
   MIN_SUBBUF_SIZE,
   NEXT_TOKEN_INDEX,
-  PAGE_FLAG_MASK,
   PAGES_READ_INDEX,
-  PageFlag,
   READER_PAGE_INDEX,
   READ_BYTES_INDEX,
   READ_INDEX,
@@ -40,7 +38,6 @@ import {
   anchorIndex,
   cpuControlLength,
   globalControlLength,
-  linkId,
 } from './layout.js';
 import { Mapping, type MapRange, type MappingHost } from './mapping.js';
 import { Producer, type ProducerContext } from './producer.js';
@@ -512,7 +509,7 @@ export class TraceBuffer implements MappingHost {
       const ctl = cb.ctl;
       const read = read64(ctl, READ_INDEX);
       const reader = ctl[READER_PAGE_INDEX]!;
-      const oldestPage = w.tailPage === reader ? reader : this.#headPage(cb);
+      const oldestPage = w.tailPage === reader ? reader : cb.headPage();
       return {
         entries: w.entries - w.overrun - read,
         overrun: w.overrun,
@@ -531,21 +528,12 @@ export class TraceBuffer implements MappingHost {
     });
   }
 
-  #headPage(cb: CpuBuffer): number {
-    // The head is where a HEAD (or UPDATE, mid-push) link points.
-    const reader = cb.ctl[READER_PAGE_INDEX]!;
-    for (let id = 0; id < cb.nrSubbufs; id++) {
-      if (id === reader) continue;
-      const link = Atomics.load(cb.ctl, cb.nextBase + id);
-      if ((link & PAGE_FLAG_MASK) !== PageFlag.NORMAL) return linkId(cb.link, link);
-    }
-    return reader;
-  }
-
   /**
    * Synchronously hands every committed, unread event of every CPU buffer to `sink`, CPU by CPU
    * in commit order, consuming them as GET_READER does (usable from `process.on('exit')` or
-   * after a worker crash: nothing that was committed is lost). Returns the number of events.
+   * after a worker crash: nothing that was committed is lost). It stops once every event
+   * committed before the call was handed over or overwritten, so a producer that keeps writing
+   * cannot keep it going. Returns the number of events.
    */
   drainTo(sink: DrainSink | ((cpu: number, timestamp: number, payload: Uint8Array) => void), options: DrainOptions = {}): number {
     const target: DrainSink = typeof sink === 'function' ? { event: sink } : sink;
@@ -560,9 +548,12 @@ export class TraceBuffer implements MappingHost {
       }
       const m = this.mapInternal(slot.cpu);
       try {
+        // Everything committed before this call, and no more: with a producer writing faster
+        // than the sink takes events, "until empty" would never come.
+        const committed = this.#withReader(slot.cpu, (cb) => cb.writerSnapshot().entries);
         let lastId = m.readerId;
         let lastRead = m.readerRead;
-        for (;;) {
+        for (let done = false; !done; ) {
           m.ioctl(TRACE_MMAP_IOCTL_GET_READER);
           const id = m.readerId;
           const read = m.readerRead;
@@ -576,6 +567,8 @@ export class TraceBuffer implements MappingHost {
           }
           lastId = id;
           lastRead = read;
+          const meta = m.meta;
+          done = meta.read + meta.overrun >= committed;
         }
       } finally {
         m.unmap();

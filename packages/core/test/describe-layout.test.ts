@@ -149,6 +149,7 @@ describe('private control blocks keep the two sides on separate cache lines', ()
   // but only while producers are shut out: RESETTING set and wseq even).
   const producerWrites = [
     'wseq',
+    'cross_seq',
     'tail_page',
     'base_page',
     'commit_overrun',
