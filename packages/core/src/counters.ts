@@ -54,3 +54,17 @@ export function put64(words: Int32Array, index: number, value: number): void {
   if (STORES_IN_ORDER) write64(words, index, value);
   else store64(words, index, value);
 }
+
+/**
+ * Loads a word a reader validates with a seqlock (between two `Atomics.load`s of the sequence):
+ * plain where loads stay in order ({@link STORES_IN_ORDER}: x86 keeps loads in order and V8 does
+ * not move memory operations across atomic ones), `Atomics.load` elsewhere.
+ */
+export function get(words: Int32Array, index: number): number {
+  return STORES_IN_ORDER ? words[index]! : Atomics.load(words, index);
+}
+
+/** {@link get} for a 64-bit pair. */
+export function get64(words: Int32Array, index: number): number {
+  return STORES_IN_ORDER ? read64(words, index) : load64(words, index);
+}

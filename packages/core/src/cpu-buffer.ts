@@ -8,7 +8,7 @@
  * @packageDocumentation
  */
 import { isMainThread } from 'node:worker_threads';
-import { load64, read64, store64, write64 } from './counters.js';
+import { get, get64, load64, read64, store64, write64 } from './counters.js';
 import { SubbufReader } from './decoder.js';
 import { ErrorCode, TraceBufferError } from './errors.js';
 import { InterleavePoint, interleaveHook } from './interleave.js';
@@ -339,13 +339,13 @@ export class CpuBuffer {
     for (let round = 0; ; round++) {
       const cross = Atomics.load(ctl, CROSS_SEQ_INDEX);
       if ((cross & 1) === 0) {
-        const tail = Atomics.load(ctl, TAIL_PAGE_INDEX);
-        const entriesBase = load64(ctl, ENTRIES_BASE_INDEX);
-        const bytesBase = load64(ctl, ENTRIES_BYTES_BASE_INDEX);
-        s.overrun = load64(ctl, OVERRUN_INDEX);
-        s.droppedEvents = load64(ctl, DROPPED_EVENTS_INDEX) + (Atomics.load(ctl, PENDING_DROPS_INDEX) >>> 0);
-        s.pagesTouched = Atomics.load(ctl, PAGES_TOUCHED_INDEX) >>> 0;
-        s.pagesLost = Atomics.load(ctl, PAGES_LOST_INDEX) >>> 0;
+        const tail = get(ctl, TAIL_PAGE_INDEX);
+        const entriesBase = get64(ctl, ENTRIES_BASE_INDEX);
+        const bytesBase = get64(ctl, ENTRIES_BYTES_BASE_INDEX);
+        s.overrun = get64(ctl, OVERRUN_INDEX);
+        s.droppedEvents = get64(ctl, DROPPED_EVENTS_INDEX) + (get(ctl, PENDING_DROPS_INDEX) >>> 0);
+        s.pagesTouched = get(ctl, PAGES_TOUCHED_INDEX) >>> 0;
+        s.pagesLost = get(ctl, PAGES_LOST_INDEX) >>> 0;
         const page = this.#readPage(tail);
         if (Atomics.load(ctl, CROSS_SEQ_INDEX) === cross) {
           s.tailPage = tail;
@@ -370,8 +370,8 @@ export class CpuBuffer {
     for (let round = 0; ; round++) {
       const seq = Atomics.load(ctl, WSEQ_INDEX);
       if ((seq & 1) === 0) {
-        out.length = this.commitWord(id) & COMMIT_LENGTH_MASK;
-        out.entries = Atomics.load(ctl, this.entriesBase + id);
+        out.length = get(this.i32, (this.subbufOffset(id) + SUBBUF_COMMIT_OFFSET) >> 2) & COMMIT_LENGTH_MASK;
+        out.entries = get(ctl, this.entriesBase + id);
         if (Atomics.load(ctl, WSEQ_INDEX) === seq) return out;
       }
       relax(round, 'sub-buffer commit');

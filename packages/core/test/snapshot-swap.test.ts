@@ -64,6 +64,24 @@ describe('tb.snapshot()', () => {
     expect(n).toBe(20);
   });
 
+  it('streams its raw sub-buffers like trace_pipe_raw (the kernel format every exporter reads)', async () => {
+    const tb = TraceBuffer.create({ cpus: 1, subbufSize: 4096, nrSubbufs: 4, clock: 'counter' });
+    const p = tb.producer(0);
+    for (let seq = 1; seq <= 100; seq++) p.write(seqPayload(40, seq));
+    const s = tb.snapshot();
+    const parts: Buffer[] = [];
+    for await (const chunk of s.rawStream(0, { untilEmpty: true })) parts.push(chunk as Buffer);
+    const all = Buffer.concat(parts);
+    expect(all.length % 4096).toBe(0);
+    const r = new SubbufReader();
+    const seqs: number[] = [];
+    for (let at = 0; at < all.length; at += 4096) {
+      r.load(new Uint8Array(all.buffer, all.byteOffset + at, 4096));
+      while (r.next()) seqs.push(seqOf(r.bytes.subarray(r.payloadOffset)));
+    }
+    expect(seqs).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+  });
+
   it('goes stale when a later snapshot reuses its memory', () => {
     const tb = TraceBuffer.create({ cpus: 1, subbufSize: 4096, nrSubbufs: 4 });
     const p = tb.producer(0);
