@@ -8,6 +8,7 @@
  *
  * @packageDocumentation
  */
+import { endianness } from 'node:os';
 import { counterNext, ClockKind } from './clock.js';
 import { STORES_IN_ORDER, load64, put, put64, write64 } from './counters.js';
 import type { CpuBuffer } from './cpu-buffer.js';
@@ -57,6 +58,9 @@ import {
   linkId,
   makeLink,
 } from './layout.js';
+
+/** Whole-word copies below assume the Int32Array byte order is the event format's (little-endian). */
+const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** What {@link Producer.reserve} hands out: where to write the payload. Reused per producer. */
 export interface Reservation {
@@ -225,11 +229,17 @@ export class Producer {
     const length = payload.length;
     const at = this.#reserve(length);
     if (at < 0) return false;
-    const u8 = this.#u8;
-    if (length <= 16) {
-      for (let i = 0; i < length; i++) u8[at + i] = payload[i]!;
+    if (length <= 12 && LITTLE_ENDIAN) {
+      // Small payloads: whole 32-bit words (the payload starts 4-aligned) beat both a byte loop
+      // and TypedArray#set's fixed cost.
+      const i32 = this.#i32;
+      let i = 0;
+      for (; i + 4 <= length; i += 4) {
+        i32[(at + i) >> 2] = payload[i]! | (payload[i + 1]! << 8) | (payload[i + 2]! << 16) | (payload[i + 3]! << 24);
+      }
+      for (const u8 = this.#u8; i < length; i++) u8[at + i] = payload[i]!;
     } else {
-      u8.set(payload, at);
+      this.#u8.set(payload, at);
     }
     return this.commit();
   }
