@@ -109,15 +109,10 @@ function writeMix(a: Producer, b: Producer, payloads: readonly Uint8Array[], cou
   return committed;
 }
 
+const clockSink = new Float64Array(1);
+
 /** Runs one observed window of `count` events. */
-async function observe(
-  name: string,
-  a: Producer,
-  b: Producer,
-  payloads: readonly Uint8Array[],
-  count: number,
-  copy: boolean,
-): Promise<GcWindow & { committed: number }> {
+async function observe(name: string, count: number, run: () => number): Promise<GcWindow & { committed: number }> {
   const gc = gcFunction();
   gc();
   await nextTurn();
@@ -129,7 +124,7 @@ async function observe(
   const heapUsedBefore = process.memoryUsage().heapUsed;
   const newBefore = newSpaceUsed();
   const t0 = performance.now();
-  const committed = writeMix(a, b, payloads, count, copy);
+  const committed = run();
   const t1 = performance.now();
   const newAfter = newSpaceUsed();
   const heapUsedAfter = process.memoryUsage().heapUsed;
@@ -183,12 +178,20 @@ export async function runGcWrite(events = envInt('TRACEBUF_BENCH_EVENTS', SMOKE 
   writeMix(mono, counter, payloads, Math.min(warm, 50_000), true);
 
   const half = Math.max(1, Math.floor(events / 2));
-  const writes = await observe('mixed: mono + counter', mono, counter, payloads, events, false);
-  const counterOnly = await observe('counter clock only', counter, counter, payloads, half, false);
-  const monoOnly = await observe('mono clock only', mono, mono, payloads, half, false);
+  const writes = await observe('mixed: mono + counter', events, () => writeMix(mono, counter, payloads, events, false));
+  const counterOnly = await observe('counter clock only', half, () => writeMix(counter, counter, payloads, half, false));
+  const monoOnly = await observe('mono clock only', half, () => writeMix(mono, mono, payloads, half, false));
+  // What the mono clock's read alone costs: Node 20's performance.now() returns its double
+  // through a C++ binding, which boxes it (one heap number per call).
+  const clockOnly = await observe('performance.now() alone, nothing written', half, () => {
+    for (let i = 0; i < half; i++) clockSink[0] = performance.now();
+    return 0;
+  });
   const controlEvents = Math.max(1, Math.floor(events / 10));
-  const control = await observe('control: payload.slice() per event', mono, counter, payloads, controlEvents, true);
-  const windows = [writes, counterOnly, monoOnly, control];
+  const control = await observe('control: payload.slice() per event', controlEvents, () =>
+    writeMix(mono, counter, payloads, controlEvents, true),
+  );
+  const windows = [writes, counterOnly, monoOnly, clockOnly, control];
 
   const bytesPerWrite = (w: GcWindow): number => w.newSpaceDeltaBytes / w.events;
   const allocating = (w: GcWindow): boolean => w.gcRuns > 0 || bytesPerWrite(w) >= ALLOCATION_BYTES_PER_WRITE;
@@ -233,6 +236,13 @@ export async function runGcWrite(events = envInt('TRACEBUF_BENCH_EVENTS', SMOKE 
       (culprits.length !== 0 ? `; allocating: ${culprits.join(', ')}` : '');
   }
   console.log(`\n${SMOKE ? '[smoke] ' : ''}${verdict}`);
+  if (allocating(monoOnly) && allocating(clockOnly)) {
+    console.log(
+      `mono clock: performance.now() alone allocates as much (${evidence(clockOnly)} for ${clockOnly.events} calls, ` +
+        `against ${evidence(monoOnly)} for ${monoOnly.events} mono writes): Node 20 boxes its result; tracebuf's own code on the ` +
+        `path allocates nothing (counter clock: ${evidence(counterOnly)}).`,
+    );
+  }
   console.log(
     `control (${control.events} writes, one payload.slice() each): ${evidence(control)} — the detector ${detectorWorks ? 'works' : 'did NOT fire'}.`,
   );

@@ -21,7 +21,7 @@
  *
  * @packageDocumentation
  */
-import { TRACE_MMAP_IOCTL_GET_READER } from '@tracebuf/core';
+import { TRACE_MMAP_IOCTL_GET_READER, layout } from '@tracebuf/core';
 import type { Mapping, TraceBuffer, TraceBufferHandle } from '@tracebuf/core';
 
 /** Where the consumer waits, and with what. */
@@ -205,6 +205,15 @@ export function produceWakeups(tb: TraceBuffer, scenario: WakeupScenario, sync: 
   const capacity = (tb.config.nrSubbufs - 1) * Math.floor((tb.config.subbufSize - 16) / 20);
   for (let round = 1; ; round++) {
     awaitWord(sync, Sync.READY, round);
+    if (scenario.mechanism === 'tracebuf') {
+      // READY comes before the consumer's wait registers: a consumer thread descheduled there
+      // for longer than the writes take would find the data already present and never sleep.
+      // Wait until its waiter bit is set (it blocks right after), then let it fall asleep.
+      const deadline = performance.now() + WAIT_TIMEOUT_MS;
+      while ((Atomics.load(cb.ctl, layout.CTRL_INDEX) & layout.CTRL_WAITERS) === 0 && performance.now() < deadline) {
+        Atomics.wait(settleWord, 0, 0, 0.02);
+      }
+    }
     Atomics.wait(settleWord, 0, 0, SETTLE_MS);
     if (scenario.mechanism === 'raw') {
       const before = nowNs();
