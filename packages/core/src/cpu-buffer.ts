@@ -125,16 +125,16 @@ const sleepCell = new Int32Array(new SharedArrayBuffer(4));
  * thread, short `Atomics.wait` naps. Throws `EFAULT` after a second (a producer died inside its
  * critical section; the kernel gives up its busy-wait after a second too).
  */
-let spinStartedMs = 0;
-
-function relax(round: number, what: string): void {
-  if (round < SPIN_BEFORE_SLEEP) return;
-  // The clock is read only once a wait gets long: the uncontended paths never read it.
-  if (round === SPIN_BEFORE_SLEEP) spinStartedMs = performance.now();
+function relax(round: number, since: number, what: string): number {
+  if (round < SPIN_BEFORE_SLEEP) return since;
+  // The clock is read only once a wait gets long: the uncontended paths never read it. Each
+  // spin loop keeps its own start (`since`), so nested loops cannot restart each other's clock.
+  if (since === 0) since = performance.now();
   if (!isMainThread) Atomics.wait(sleepCell, 0, 0, 0.05);
-  if ((round & 0xff) === 0 && performance.now() - spinStartedMs > SPIN_LIMIT_MS) {
+  if ((round & 0xff) === 0 && performance.now() - since > SPIN_LIMIT_MS) {
     throw new TraceBufferError(ErrorCode.EFAULT, `a producer did not leave its critical section: waiting for=${what}`);
   }
+  return since;
 }
 
 /** Stores `value` (0 ≤ value < 2^53) as a little-endian u64 without making a BigInt. */
@@ -336,6 +336,7 @@ export class CpuBuffer {
     // Two rounds, so that a producer writing flat out does not starve the reader: the words that
     // change only when the tail moves are read inside a `cross_seq` round (a few per sub-buffer),
     // and only the tail's commit word and event count inside a short `wseq` round.
+    let since = 0;
     for (let round = 0; ; round++) {
       const cross = Atomics.load(ctl, CROSS_SEQ_INDEX);
       if ((cross & 1) === 0) {
@@ -355,7 +356,7 @@ export class CpuBuffer {
           return s;
         }
       }
-      relax(round, 'producer counters');
+      since = relax(round, since, 'producer counters');
     }
   }
 
@@ -367,6 +368,7 @@ export class CpuBuffer {
   #readPage(id: number): { length: number; entries: number } {
     const ctl = this.ctl;
     const out = this.#pageRead;
+    let since = 0;
     for (let round = 0; ; round++) {
       const seq = Atomics.load(ctl, WSEQ_INDEX);
       if ((seq & 1) === 0) {
@@ -374,7 +376,7 @@ export class CpuBuffer {
         out.entries = get(ctl, this.entriesBase + id);
         if (Atomics.load(ctl, WSEQ_INDEX) === seq) return out;
       }
-      relax(round, 'sub-buffer commit');
+      since = relax(round, since, 'sub-buffer commit');
     }
   }
 
@@ -395,8 +397,9 @@ export class CpuBuffer {
 
   /** Takes the per-CPU reader lock (a compare-and-swap spin lock: critical sections are short). */
   lockReader(): void {
+    let since = 0;
     for (let round = 0; Atomics.compareExchange(this.ctl, READER_LOCK_INDEX, 0, 1) !== 0; round++) {
-      relax(round, 'reader lock');
+      since = relax(round, since, 'reader lock');
     }
   }
 
@@ -424,6 +427,7 @@ export class CpuBuffer {
     const f = this.link;
     const n = this.nrSubbufs;
     let id = ctl[HEAD_PAGE_INDEX]!;
+    let since = 0;
     for (let round = 0; ; round++) {
       for (let step = 0; step < 3 * n; step++) {
         const link = Atomics.load(ctl, this.nextBase + ctl[this.prevBase + id]!);
@@ -437,7 +441,7 @@ export class CpuBuffer {
         }
         id = linkId(f, Atomics.load(ctl, this.nextBase + id));
       }
-      relax(round, 'head page');
+      since = relax(round, since, 'head page');
     }
   }
 
@@ -761,7 +765,8 @@ export class CpuBuffer {
   stopProducers(): void {
     this.#updateCtrl(CTRL_RESETTING, 0);
     try {
-      for (let round = 0; (Atomics.load(this.ctl, WSEQ_INDEX) & 1) !== 0; round++) relax(round, 'producer');
+      let since = 0;
+      for (let round = 0; (Atomics.load(this.ctl, WSEQ_INDEX) & 1) !== 0; round++) since = relax(round, since, 'producer');
     } catch (err) {
       this.#updateCtrl(0, CTRL_RESETTING);
       throw err;

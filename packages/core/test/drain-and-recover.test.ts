@@ -8,9 +8,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { TraceBuffer, layout } from '@tracebuf/core';
+import { TRACE_MMAP_IOCTL_GET_READER, TraceBuffer, layout } from '@tracebuf/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { seqPayload } from './support/drain.js';
+import { codeOf } from './support/errors.js';
 import { checkEvent } from './support/events.js';
 
 const workers = new Set<Worker>();
@@ -98,6 +99,22 @@ describe('recover', () => {
     // The slot is free again and the ring goes on.
     const q = tb.producer(0);
     expect(q.write(seqPayload(20, 7))).toBe(true);
+    expect(tb.drainTo(() => undefined)).toBe(1);
+  });
+
+  it('a reader facing a producer that died in its critical section gets EFAULT after a second, not a hang', () => {
+    const tb = TraceBuffer.create({ cpus: 1, subbufSize: 4096, nrSubbufs: 4 });
+    const cb = tb.cpuBuffer(0);
+    const p = tb.producer(0);
+    p.write(seqPayload(20, 1));
+    const m = tb.map(0);
+    Atomics.add(cb.ctl, layout.WSEQ_INDEX, 1);
+    const started = performance.now();
+    expect(codeOf(() => m.ioctl(TRACE_MMAP_IOCTL_GET_READER))).toBe('EFAULT');
+    expect(performance.now() - started).toBeLessThan(5000);
+    m.unmap();
+    // After recovery the reader gets the committed event.
+    tb.recover(0);
     expect(tb.drainTo(() => undefined)).toBe(1);
   });
 
