@@ -426,13 +426,16 @@ export class Producer {
       return false;
     }
     Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
-    const ctrl = Atomics.load(ctl, CTRL_INDEX);
+    // The reset pairing, as in commit(): a plain load after the fence of the store above (x86).
+    const ctrl = STORES_IN_ORDER ? ctl[CTRL_INDEX]! : Atomics.load(ctl, CTRL_INDEX);
     if (((ctrl ^ this.#ctrlSeen) & (CTRL_GEN_MASK | CTRL_RESETTING)) !== 0) {
       Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
       return false;
     }
-    // Readers read the words that change only here inside a cross_seq round.
-    Atomics.store(ctl, CROSS_SEQ_INDEX, ++this.#crossSeq);
+    // Readers read the words that change only here inside a cross_seq round. Inside the wseq
+    // section, so it is a seqlock writer's store like the words below (put: plain where stores
+    // stay in order).
+    put(ctl, CROSS_SEQ_INDEX, ++this.#crossSeq);
     this.#padTail();
     const tail = this.#tail;
     const nextBase = this.#nextBase;
@@ -479,7 +482,7 @@ export class Producer {
       moved = true;
       break;
     }
-    Atomics.store(ctl, CROSS_SEQ_INDEX, ++this.#crossSeq);
+    put(ctl, CROSS_SEQ_INDEX, ++this.#crossSeq);
     Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
     return moved;
   }
@@ -521,7 +524,7 @@ export class Producer {
     this.#pageBase = base;
     this.#write = 0;
     this.#pageEntries = 0;
-    Atomics.store(ctl, TAIL_PAGE_INDEX, id);
+    put(ctl, TAIL_PAGE_INDEX, id);
   }
 
   /**
