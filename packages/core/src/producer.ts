@@ -471,12 +471,15 @@ export class Producer {
           put(ctl, PAGES_LOST_INDEX, ++this.#pagesLost);
         }
         // Set HEAD on the head's successor (a new generation: see LinkFormat), then clear UPDATE
-        // on our link (also finishing a push a crashed producer left in UPDATE).
-        const after = Atomics.load(ctl, nextBase + next);
+        // on our link (also finishing a push a crashed producer left in UPDATE). No reader writes
+        // either link meanwhile — a reader's CAS expects HEAD on our link and fails on UPDATE, and
+        // readers never write the head's own link — so these are stores, not compare-and-swaps:
+        // in this order, which `put` keeps (plain on x86, whose stores stay in order).
+        const after = ctl[nextBase + next]!;
         if ((after & PAGE_FLAG_MASK) === PageFlag.NORMAL) {
-          Atomics.compareExchange(ctl, nextBase + next, after, makeLink(f, linkId(f, after), PageFlag.HEAD, linkGen(f, after) + 1));
+          put(ctl, nextBase + next, makeLink(f, linkId(f, after), PageFlag.HEAD, linkGen(f, after) + 1));
         }
-        Atomics.compareExchange(ctl, nextBase + tail, update, link & ~PAGE_FLAG_MASK);
+        put(ctl, nextBase + tail, link & ~PAGE_FLAG_MASK);
       }
       this.#enterPage(next);
       moved = true;
