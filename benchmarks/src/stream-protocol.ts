@@ -99,11 +99,15 @@ export function recordLength(payloadLength: number, timestamps: boolean): number
   return payloadLength + (timestamps ? TIMESTAMP_LENGTH : 0);
 }
 
-/** Largest payload copied with a byte loop; longer ones with `Uint8Array.set` — as `Producer.write` does. */
-export const BYTE_LOOP_MAX_LENGTH = 16;
+/**
+ * Largest payload copied element by element; longer ones with `Uint8Array.set` — the threshold of
+ * `Producer.write` (which copies those short payloads as whole words; the streams here carry 16 and
+ * 128 bytes, which both sides copy with `set`).
+ */
+export const BYTE_LOOP_MAX_LENGTH = 12;
 
 /**
- * Copies `payload` to `dst` at byte `at` the way `Producer.write` copies it (byte loop up to
+ * Copies `payload` to `dst` at byte `at` with `Producer.write`'s threshold (element copy up to
  * {@link BYTE_LOOP_MAX_LENGTH} bytes, `Uint8Array.set` above), so the baselines' copy costs what
  * tracebuf's does.
  */

@@ -57,8 +57,11 @@ const SUBBUF_SIZE = 4096;
 const NR_SUBBUFS = 256;
 /** The baseline ring has the bytes of tracebuf's sub-buffers: 256 × 4 KiB. */
 const RAW_RING_LENGTH = SUBBUF_SIZE * NR_SUBBUFS;
-/** Largest payload copied with a byte loop; longer ones use `Uint8Array.set` (as producer.ts does). */
-const BYTE_LOOP_MAX_LENGTH = 64;
+/**
+ * Largest payload copied as whole 32-bit words (a byte loop for a 1–3-byte tail); longer ones use
+ * `Uint8Array.set` — exactly as `Producer.write` copies, so both sides pay the same for the bytes.
+ */
+const WORD_COPY_MAX_LENGTH = 12;
 /** Bytes of the event header word; the long form's length word counts the event minus it. */
 const HEADER_WORD_LENGTH = 4;
 
@@ -93,16 +96,25 @@ class RawRing {
     const typeLen = dataTypeLen(size);
     this.#i32[at >> 2] = typeLen;
     if (typeLen === 0) this.#i32[(at >> 2) + 1] = size - HEADER_WORD_LENGTH;
-    const u8 = this.#u8;
-    const p = at + payloadOffset(size);
-    if (length <= BYTE_LOOP_MAX_LENGTH) {
-      for (let i = 0; i < length; i++) u8[p + i] = payload[i]!;
-    } else {
-      u8.set(payload, p);
-    }
+    this.#copy(payload, at + payloadOffset(size));
     this.#write = at + size;
     Atomics.store(this.#published, 0, at + size);
     return true;
+  }
+
+  /** Copies the payload as `Producer.write` does (the payload offset is 4-aligned). */
+  #copy(payload: Uint8Array, p: number): void {
+    const length = payload.length;
+    if (length <= WORD_COPY_MAX_LENGTH) {
+      const i32 = this.#i32;
+      let i = 0;
+      for (; i + 4 <= length; i += 4) {
+        i32[(p + i) >> 2] = payload[i]! | (payload[i + 1]! << 8) | (payload[i + 2]! << 16) | (payload[i + 3]! << 24);
+      }
+      for (const u8 = this.#u8; i < length; i++) u8[p + i] = payload[i]!;
+    } else {
+      this.#u8.set(payload, p);
+    }
   }
 
   /** Baseline b: baseline a plus one `performance.now()` read, stored as a ns delta in the header. */
@@ -117,13 +129,7 @@ class RawRing {
     const typeLen = dataTypeLen(size);
     this.#i32[at >> 2] = typeLen | ((delta & 0x7ffffff) << 5);
     if (typeLen === 0) this.#i32[(at >> 2) + 1] = size - HEADER_WORD_LENGTH;
-    const u8 = this.#u8;
-    const p = at + payloadOffset(size);
-    if (length <= BYTE_LOOP_MAX_LENGTH) {
-      for (let i = 0; i < length; i++) u8[p + i] = payload[i]!;
-    } else {
-      u8.set(payload, p);
-    }
+    this.#copy(payload, at + payloadOffset(size));
     this.#write = at + size;
     Atomics.store(this.#published, 0, at + size);
     return true;
