@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { seqPayload } from './support/drain.js';
 import { codeOf } from './support/errors.js';
 import { checkEvent } from './support/events.js';
+import { startEndlessProducer } from './support/endless.js';
 
 const workers = new Set<Worker>();
 afterEach(async () => {
@@ -135,14 +136,11 @@ describe('recover', () => {
     let lastSeqOverall = 0;
     let read = 0;
     for (let round = 0; round < rounds; round++) {
-      const progress = new SharedArrayBuffer(4);
-      const w = new Worker(new URL('./fixtures/endless-producer.mjs', import.meta.url), {
-        workerData: { handle: tb.handle, cpu: 0, progress },
-      });
+      const producer = startEndlessProducer(tb);
+      const w = producer.worker;
       workers.add(w);
-      const counter = new Int32Array(progress);
       // Let it get under way (a few sub-buffers), then kill it wherever it is.
-      while (Atomics.load(counter, 0) < 2000 + round * 997) await new Promise((resolve) => setImmediate(resolve));
+      await producer.until(2000 + round * 997);
       await w.terminate();
       workers.delete(w);
       tb.recover(0);

@@ -8,6 +8,7 @@ import { InterleavePoint, TRACE_MMAP_IOCTL_GET_READER, TraceBuffer, type TraceEv
 import { afterEach, describe, expect, it } from 'vitest';
 import { seqPayload } from './support/drain.js';
 import { checkEvent } from './support/events.js';
+import { startEndlessProducer } from './support/endless.js';
 
 const workers = new Set<Worker>();
 afterEach(async () => {
@@ -73,13 +74,9 @@ describe('tb.iterate()', () => {
 
   it('while a producer overwrites during the walk: never corrupt, losses counted', async () => {
     const tb = TraceBuffer.create({ cpus: 1, subbufSize: 4096, nrSubbufs: 4, overwrite: true });
-    const progress = new SharedArrayBuffer(4);
-    const w = new Worker(new URL('./fixtures/endless-producer.mjs', import.meta.url), {
-      workerData: { handle: tb.handle, cpu: 0, progress },
-    });
-    workers.add(w);
-    const counter = new Int32Array(progress);
-    while (Atomics.load(counter, 0) < 1000) await new Promise((resolve) => setImmediate(resolve));
+    const producer = startEndlessProducer(tb);
+    workers.add(producer.worker);
+    await producer.until(1000);
     let walks = 0;
     let returned = 0;
     let lostReported = 0;

@@ -10,6 +10,7 @@ import { TRACE_MMAP_IOCTL_GET_READER, TraceBuffer } from '@tracebuf/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { drain, seqPayload } from './support/drain.js';
 import { checkEvent } from './support/events.js';
+import { startEndlessProducer } from './support/endless.js';
 
 const workers = new Set<Worker>();
 afterEach(async () => {
@@ -98,18 +99,14 @@ describe('resize', () => {
 
   it('producer workers keep writing across resizes and every event stays whole and in order', async () => {
     const tb = TraceBuffer.create({ cpus: 1, subbufSize: 4096, nrSubbufs: 6, overwrite: true });
-    const progress = new SharedArrayBuffer(4);
-    const w = new Worker(new URL('./fixtures/endless-producer.mjs', import.meta.url), {
-      workerData: { handle: tb.handle, cpu: 0, progress },
-    });
+    const producer = startEndlessProducer(tb);
+    const w = producer.worker;
     workers.add(w);
-    const counter = new Int32Array(progress);
     let last = 0;
     let read = 0;
     const sizes = [12, 4, 20, 3, 9, 5, 16];
     for (const nrSubbufs of sizes) {
-      const before = Atomics.load(counter, 0);
-      while (Atomics.load(counter, 0) < before + 3000) await new Promise((resolve) => setImmediate(resolve));
+      await producer.until(producer.committed() + 3000);
       tb.resize({ nrSubbufs });
       expect(tb.geometry(0).nrSubbufs).toBe(nrSubbufs);
       tb.drainTo((_cpu, _ts, payload) => {
@@ -161,16 +158,12 @@ describe('setSubbufSize', () => {
 
   it('a producer worker writing meanwhile moves to the new memory', async () => {
     const tb = TraceBuffer.create({ cpus: 1, subbufSize: 4096, nrSubbufs: 6, overwrite: true });
-    const progress = new SharedArrayBuffer(4);
-    const w = new Worker(new URL('./fixtures/endless-producer.mjs', import.meta.url), {
-      workerData: { handle: tb.handle, cpu: 0, progress },
-    });
+    const producer = startEndlessProducer(tb);
+    const w = producer.worker;
     workers.add(w);
-    const counter = new Int32Array(progress);
-    while (Atomics.load(counter, 0) < 2000) await new Promise((resolve) => setImmediate(resolve));
+    await producer.until(2000);
     tb.setSubbufSize(16384);
-    const at = Atomics.load(counter, 0);
-    while (Atomics.load(counter, 0) < at + 2000) await new Promise((resolve) => setImmediate(resolve));
+    await producer.until(producer.committed() + 2000);
     await w.terminate();
     workers.delete(w);
     tb.recover(0);
