@@ -27,7 +27,6 @@ import {
   ENTRIES_BYTES_BASE_INDEX,
   HEAD_PAGE_INDEX,
   LAST_OVERRUN_INDEX,
-  LAST_TS_F64_INDEX,
   LOST_EVENTS_INDEX,
   LOST_UNREPORTED_INDEX,
   MAPPED_INDEX,
@@ -168,8 +167,6 @@ export class CpuBuffer {
   readonly view: DataView;
   /** Int32 view of the control block. */
   readonly ctl: Int32Array;
-  /** Float64 view of the control block. */
-  readonly ctlF64: Float64Array;
   /** Int32 index of `next[0]`. */
   readonly nextBase: number;
   /** Int32 index of `prev[0]`. */
@@ -224,7 +221,6 @@ export class CpuBuffer {
     this.i32 = new Int32Array(data, 0, length / 4);
     this.view = new DataView(data, 0, length);
     this.ctl = ctl;
-    this.ctlF64 = new Float64Array(control);
     this.nextBase = pageArrayIndex(NEXT_ARRAY, capacity, 0);
     this.prevBase = pageArrayIndex(PREV_ARRAY, capacity, 0);
     this.entriesBase = pageArrayIndex(PAGE_ENTRIES_ARRAY, capacity, 0);
@@ -384,11 +380,6 @@ export class CpuBuffer {
   readPage(id: number): { length: number; entries: number } {
     const page = this.#readPage(id);
     return { length: page.length, entries: page.entries };
-  }
-
-  /** Reads the reader-side 64-bit counter at `index` (caller holds the reader lock). */
-  readerCounter(index: number): number {
-    return read64(this.ctl, index);
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -741,7 +732,6 @@ export class CpuBuffer {
       Atomics.store(ctl, PENDING_DROPS_INDEX, 0);
       ctl[PAGES_TOUCHED_INDEX] = 0;
       ctl[PAGES_LOST_INDEX] = 0;
-      this.ctlF64[LAST_TS_F64_INDEX] = 0;
       ctl[READER_READ_INDEX] = 0;
       ctl[READER_READ_ENTRIES_INDEX] = 0;
       ctl[PAGES_READ_INDEX] = 0;
@@ -817,9 +807,7 @@ export class CpuBuffer {
         }
         const cross = Atomics.load(ctl, CROSS_SEQ_INDEX);
         if ((cross & 1) !== 0) Atomics.store(ctl, CROSS_SEQ_INDEX, cross + 1);
-        const counted = this.#recount(tail);
-        ctl[this.entriesBase + tail] = counted.entries;
-        if (counted.entries > 0) this.ctlF64[LAST_TS_F64_INDEX] = counted.lastTs;
+        ctl[this.entriesBase + tail] = this.#recount(tail);
         Atomics.store(ctl, WSEQ_INDEX, seq + 1);
       }
       return repaired;
@@ -859,13 +847,14 @@ export class CpuBuffer {
     Atomics.store(this.i32, at, 0);
   }
 
-  /** Counts the data events of sub-buffer `id` up to its commit, and the last one's timestamp. */
-  #recount(id: number): { entries: number; lastTs: number } {
+  /** Counts the data events of sub-buffer `id` up to its commit. */
+  #recount(id: number): number {
     const r = new SubbufReader().load(this.u8, this.subbufOffset(id));
     let entries = 0;
     while (r.next()) entries++;
-    return { entries, lastTs: r.timestamp };
+    return entries;
   }
+
 
   /** Checks that the ring has its head link (an invariant; `EFAULT` if broken). */
   #checkHead(): number {

@@ -23,7 +23,7 @@ function copyUnread(cb: CpuBuffer, out: TraceEvent[]): void {
   const ctl = cb.ctl;
   const reader = ctl[READER_PAGE_INDEX]!;
   const first = cb.writerSnapshot();
-  const start = { overrunAtStart: first.overrun };
+  const overrunAtStart = first.overrun;
   const lostAtStart = first.pagesLost;
   const tail = first.tailPage;
   // The pages to walk: the rest of the reader sub-buffer, then the ring from the head to the tail.
@@ -46,7 +46,7 @@ function copyUnread(cb: CpuBuffer, out: TraceEvent[]): void {
   const counts = pages.map((page) => cb.readPage(page.id).entries);
   const counted = cb.writerSnapshot();
   const early = counted.pagesLost - lostAtStart;
-  let earlyLost = counted.overrun - start.overrunAtStart;
+  let earlyLost = counted.overrun - overrunAtStart;
   const r = new SubbufReader();
   let lost = 0;
   const copy = new Uint8Array(cb.subbufSize);

@@ -248,7 +248,6 @@ export const CpuControlLayout = defineLayout(
     w32('tail_page', 'id of the tail sub-buffer (being written; also the commit page)'),
     w32('base_page', 'the tail sub-buffer the two bases below were last brought up to'),
     w32('commit_overrun', 'events dropped because the writer wrapped onto uncommitted data (0: no nesting in JS)'),
-    w64('last_ts', 'f64 timestamp of the last committed event (for the delta of the next one)'),
     w64('entries_base', 'events committed on sub-buffers before the tail one (entries = base + tail count)'),
     w64('entries_bytes_base', 'bytes before the tail sub-buffer, minus overwritten (entries_bytes = base + tail commit)'),
     w64('overrun', 'events lost to overwrite since the reset'),
@@ -302,8 +301,6 @@ export const TAIL_PAGE_INDEX = cpuIndex('tail_page');
 export const BASE_PAGE_INDEX = cpuIndex('base_page');
 /** Int32 index of the commit-overrun counter. */
 export const COMMIT_OVERRUN_INDEX = cpuIndex('commit_overrun');
-/** Float64 index of the last committed timestamp. */
-export const LAST_TS_F64_INDEX = CpuControlLayout.offsetOf('last_ts') / 8;
 /** Int32 index of the low word of `entries_base`. */
 export const ENTRIES_BASE_INDEX = cpuIndex('entries_base');
 /** Int32 index of the low word of `entries_bytes_base`. */

@@ -28,7 +28,6 @@ import {
   ENTRIES_BASE_INDEX,
   ENTRIES_BYTES_BASE_INDEX,
   EventType,
-  LAST_TS_F64_INDEX,
   MIN_DISCARD_LENGTH,
   OVERRUN_INDEX,
   PAGES_LOST_INDEX,
@@ -101,7 +100,6 @@ export class Producer {
   #cb!: CpuBuffer;
   readonly #ctx: ProducerContext;
   #ctl!: Int32Array;
-  #ctlF64!: Float64Array;
   #i32!: Int32Array;
   #u8!: Uint8Array;
   readonly #global: Int32Array;
@@ -161,7 +159,6 @@ export class Producer {
   #bind(cb: CpuBuffer): void {
     this.#cb = cb;
     this.#ctl = cb.ctl;
-    this.#ctlF64 = cb.ctlF64;
     this.#i32 = cb.i32;
     this.#u8 = cb.u8;
     this.#dataSize = cb.dataSize;
@@ -185,15 +182,15 @@ export class Producer {
     this.#pageBase = (this.#tail + 1) * this.#subbufSize;
     this.#write = this.#commitLength(this.#tail);
     this.#pageEntries = ctl[this.#entriesArray + this.#tail]!;
-    this.#times[0] = this.#ctlF64[LAST_TS_F64_INDEX]!;
+    this.#times[0] = 0;
     this.#entriesBase = load64(ctl, ENTRIES_BASE_INDEX);
     this.#bytesBase = load64(ctl, ENTRIES_BYTES_BASE_INDEX);
     this.#overrun = load64(ctl, OVERRUN_INDEX);
     this.#dropped = load64(ctl, DROPPED_EVENTS_INDEX);
     this.#pagesTouched = ctl[PAGES_TOUCHED_INDEX]! >>> 0;
     this.#pagesLost = ctl[PAGES_LOST_INDEX]! >>> 0;
-    // The last timestamp in shared memory is only as fresh as the last release: the first event
-    // after a resynchronisation on a sub-buffer with data carries an absolute TIME_STAMP.
+    // The last committed timestamp is this producer's alone (never shared): the first event after
+    // a resynchronisation on a sub-buffer with data carries an absolute TIME_STAMP instead.
     this.#absoluteNext = this.#write > 0;
     this.#padded = false;
   }
@@ -565,7 +562,6 @@ export class Producer {
     if (this.#released) return;
     this.#pending = false;
     this.#released = true;
-    this.#ctlF64[LAST_TS_F64_INDEX] = this.#times[0]!;
     Atomics.compareExchange(this.#global, this.#ctx.claimIndex(this.cpu), this.#token, 0);
     this.#ctx.onRelease(this);
   }

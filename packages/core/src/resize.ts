@@ -32,16 +32,6 @@ function nextOf(cb: CpuBuffer, from: number): number {
   return linkId(cb.link, Atomics.load(cb.ctl, cb.nextBase + from));
 }
 
-/** The id of the head: the target of the link that carries HEAD. */
-function headOf(cb: CpuBuffer): number {
-  const reader = cb.ctl[READER_PAGE_INDEX]!;
-  for (let id = 0; id < cb.nrSubbufs; id++) {
-    if (id === reader) continue;
-    const link = Atomics.load(cb.ctl, cb.nextBase + id);
-    if ((link & PAGE_FLAG_MASK) === PageFlag.HEAD) return linkId(cb.link, link);
-  }
-  throw new Error(`ring has no head link: cpu=${cb.cpu}`);
-}
 
 /**
  * Adds sub-buffers `n..m-1` to the ring, just before the head (between the tail and the head:
@@ -53,7 +43,7 @@ export function growRing(cb: CpuBuffer, m: number): void {
   const n = cb.nrSubbufs;
   const size = cb.subbufSize;
   new Uint8Array(cb.data, (n + 1) * size, (m - n) * size).fill(0);
-  const head = headOf(cb);
+  const head = cb.headPage();
   const before = ctl[cb.prevBase + head]!;
   for (let id = n; id < m; id++) {
     ctl[cb.entriesBase + id] = 0;
@@ -77,7 +67,7 @@ export function shrinkRing(cb: CpuBuffer, m: number): void {
   const n = cb.nrSubbufs;
   const reader = ctl[READER_PAGE_INDEX]!;
   const tail = Atomics.load(ctl, TAIL_PAGE_INDEX);
-  let head = headOf(cb);
+  let head = cb.headPage();
   const start = tail === reader ? nextOf(cb, reader) : tail;
 
   // Unread sub-buffers: from the head up to (not including) the tail.

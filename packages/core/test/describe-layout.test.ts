@@ -153,7 +153,6 @@ describe('private control blocks keep the two sides on separate cache lines', ()
     'tail_page',
     'base_page',
     'commit_overrun',
-    'last_ts',
     'entries_base',
     'entries_bytes_base',
     'overrun',
