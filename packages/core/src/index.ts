@@ -8,7 +8,7 @@ export { TraceBuffer, resolveOptions } from './trace-buffer.js';
 export type { BankHandle, CpuGeometry, CpuStats, DrainOptions, DrainSink, TraceBufferConfig, TraceBufferHandle, TraceBufferOptions } from './trace-buffer.js';
 export { Producer } from './producer.js';
 export type { Reservation } from './producer.js';
-export { AbortError, Mapping } from './mapping.js';
+export { AbortError, Mapping, decodeMeta } from './mapping.js';
 export type { MapRange, MappingMeta, WaitAsyncOptions, WaitOptions } from './mapping.js';
 export { SubbufReader, LOST_EVENTS_UNKNOWN } from './decoder.js';
 export { copySubbuf } from './consumer.js';

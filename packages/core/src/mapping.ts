@@ -56,6 +56,30 @@ export interface MappingMeta {
   readonly read: number;
 }
 
+/**
+ * Decodes the meta page (`struct trace_buffer_meta`) at byte 0 of `view`: what `Mapping.meta`
+ * returns, for any view of a mapping's memory (e.g. one another thread received).
+ */
+export function decodeMeta(view: DataView): MappingMeta {
+  const u32 = (at: number): number => view.getUint32(at, true);
+  const u64 = (at: number): number => Number(view.getBigUint64(at, true));
+  return {
+    metaPageSize: u32(META_PAGE_SIZE_OFFSET),
+    metaStructLen: u32(META_STRUCT_LEN_OFFSET),
+    subbufSize: u32(META_SUBBUF_SIZE_OFFSET),
+    nrSubbufs: u32(META_NR_SUBBUFS_OFFSET),
+    reader: {
+      lostEvents: u64(META_READER_LOST_EVENTS_OFFSET),
+      id: u32(META_READER_ID_OFFSET),
+      read: u32(META_READER_READ_OFFSET),
+    },
+    flags: u64(META_FLAGS_OFFSET),
+    entries: u64(META_ENTRIES_OFFSET),
+    overrun: u64(META_OVERRUN_OFFSET),
+    read: u64(META_READ_OFFSET),
+  };
+}
+
 /** A byte range of the mapping object, as `mmap(offset, length)` takes it. */
 export interface MapRange {
   /** Byte offset in the object (meta page at 0); a multiple of the sub-buffer size. */
@@ -188,24 +212,9 @@ export class Mapping {
 
   /** The meta page, decoded (reads it now; it changes only at GET_READER and reset). */
   get meta(): MappingMeta {
-    const v = this.#view;
-    const u64 = (at: number): number => Number(v.getBigUint64(at, true));
-    return {
-      metaPageSize: v.getUint32(META_PAGE_SIZE_OFFSET, true),
-      metaStructLen: v.getUint32(META_STRUCT_LEN_OFFSET, true),
-      subbufSize: v.getUint32(META_SUBBUF_SIZE_OFFSET, true),
-      nrSubbufs: v.getUint32(META_NR_SUBBUFS_OFFSET, true),
-      reader: {
-        lostEvents: u64(META_READER_LOST_EVENTS_OFFSET),
-        id: v.getUint32(META_READER_ID_OFFSET, true),
-        read: v.getUint32(META_READER_READ_OFFSET, true),
-      },
-      flags: u64(META_FLAGS_OFFSET),
-      entries: u64(META_ENTRIES_OFFSET),
-      overrun: u64(META_OVERRUN_OFFSET),
-      read: u64(META_READ_OFFSET),
-    };
+    return decodeMeta(this.#view);
   }
+
 
   /** Id of the reader sub-buffer, from the meta page (no allocation). */
   get readerId(): number {

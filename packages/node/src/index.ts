@@ -7,7 +7,9 @@
  */
 export { ControlClient, connectControl, exposeControl } from './control.js';
 export type { ConnectOptions, ControlDisposer } from './control.js';
-export { RemoteMapping, decodeMeta } from './remote-mapping.js';
+export { RemoteMapping } from './remote-mapping.js';
+/** Re-exported from `@tracebuf/core` (it decodes the meta page for `RemoteMapping` too). */
+export { decodeMeta } from '@tracebuf/core';
 export { keepErrorCodes, reviveError, serializeThrown } from './protocol.js';
 export type { ControlApi, ControlWaitOptions, MappingDescriptor, SerializedThrown, WireError } from './protocol.js';
 export { portEndpoint } from './endpoint.js';

@@ -17,6 +17,7 @@ import {
   TRACE_MMAP_IOCTL_WAKE,
   TraceBufferError,
   type WaitAsyncOptions,
+  decodeMeta,
   layout,
 } from '@tracebuf/core';
 import type { ControlApi, ControlWaitOptions, MappingDescriptor } from './protocol.js';
@@ -31,26 +32,6 @@ export interface ControlLink {
   nextWaitId(): number;
 }
 
-/** Decodes the meta page (`struct trace_buffer_meta`) at byte 0 of `view`, as core's `Mapping.meta`. */
-export function decodeMeta(view: DataView): MappingMeta {
-  const u32 = (at: number): number => view.getUint32(at, true);
-  const u64 = (at: number): number => Number(view.getBigUint64(at, true));
-  return {
-    metaPageSize: u32(layout.META_PAGE_SIZE_OFFSET),
-    metaStructLen: u32(layout.META_STRUCT_LEN_OFFSET),
-    subbufSize: u32(layout.META_SUBBUF_SIZE_OFFSET),
-    nrSubbufs: u32(layout.META_NR_SUBBUFS_OFFSET),
-    reader: {
-      lostEvents: u64(layout.META_READER_LOST_EVENTS_OFFSET),
-      id: u32(layout.META_READER_ID_OFFSET),
-      read: u32(layout.META_READER_READ_OFFSET),
-    },
-    flags: u64(layout.META_FLAGS_OFFSET),
-    entries: u64(layout.META_ENTRIES_OFFSET),
-    overrun: u64(layout.META_OVERRUN_OFFSET),
-    read: u64(layout.META_READ_OFFSET),
-  };
-}
 
 /**
  * A consumer's mapping of one CPU buffer, made by `ControlClient.map(cpu)`: the same reading
