@@ -31,7 +31,15 @@
  *
  * Exit status: 0 success (JSON on stdout); 77 = environment cannot run the
  * probe (not root, no tracefs, no mmap/GET_READER support) with a message on
- * stderr; 1 = any other error (message on stderr); 2 = bad usage.
+ * stderr; 78 = this kernel refuses a setting the scenario needs (a write of
+ * buffer_subbuf_size_kb, buffer_size_kb or options/overwrite failed, e.g.
+ * EPERM on some VMs, or the kernel chose another sub-buffer size than asked):
+ * the scenario cannot run here, the reason is on stderr; 1 = any other error
+ * (message on stderr); 2 = bad usage.
+ *
+ * A setting is written only when it differs from the value the instance
+ * already has (some kernels refuse any write of buffer_subbuf_size_kb, even
+ * of its current value).
  *
  * What it does:
  *   1. mkdir DIR/instances/tbprobe_<pid> (a private instance, removed on exit
@@ -91,7 +99,7 @@
  * }
  *
  * The sub-buffer format, commit flags, event encoding and meta page layout are
- * described in /work/shared/reference/kernel-ring-buffer.md (sections 1, 2, 5).
+ * described in docs/kernel-semantics.md (sections 1, 2, 5).
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -116,6 +124,7 @@
 #define PROBE_IOCTL_GET_READER 0x5220
 
 #define EXIT_SKIP 77
+#define EXIT_REFUSED 78
 
 /* Flags in the low 32 bits of a sub-buffer's commit word. */
 #define COMMIT_MISSED_EVENTS 0x80000000u
@@ -298,6 +307,45 @@ static long read_long_file(const char *rel)
 
 	free(s);
 	return v;
+}
+
+static const char *errno_name(int e)
+{
+	const char *n = strerrorname_np(e);
+
+	return n ? n : "E?";
+}
+
+/*
+ * Sets one of the instance's settings to @want, writing only when the current
+ * value differs.  A kernel that refuses the write (or has no such file) makes
+ * the scenario unavailable on this machine: exit EXIT_REFUSED with the reason.
+ */
+static void set_setting(const char *rel, unsigned long want)
+{
+	char path[4600], val[32], now[64];
+	ssize_t n;
+	int fd, err;
+
+	inst_path(path, sizeof(path), rel);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die(EXIT_REFUSED, "the kernel refuses %s=%lu: no such setting (%s)", rel, want,
+		    errno_name(errno));
+	n = read(fd, now, sizeof(now) - 1);
+	err = errno;
+	close(fd);
+	if (n < 0)
+		die(1, "read %s: %s", path, strerror(err));
+	now[n] = '\0';
+	now[strcspn(now, "\n")] = '\0';
+	snprintf(val, sizeof(val), "%lu", want);
+	if (strcmp(now, val) == 0)
+		return;
+	err = write_file(rel, val);
+	if (err)
+		die(EXIT_REFUSED, "the kernel refuses %s=%lu (it is %s): %s (%s)", rel, want, now,
+		    errno_name(-err), strerror(-err));
 }
 
 /* ---------------------------- JSON output ---------------------------- */
@@ -885,7 +933,6 @@ int main(int argc, char **argv)
 	struct utsname uts;
 	char *json = NULL;
 	size_t json_len = 0;
-	char val[32];
 	int cpu;
 
 	sigemptyset(&sa.sa_mask);
@@ -906,14 +953,15 @@ int main(int argc, char **argv)
 	must_write_file("tracing_on", "0");
 	if (!sp.check_only) {
 		/* Sub-buffer size first: changing it recomputes the page count. */
-		snprintf(val, sizeof(val), "%u", sp.subbuf_kb);
-		must_write_file("buffer_subbuf_size_kb", val);
-		snprintf(val, sizeof(val), "%u", sp.size_kb);
-		must_write_file("buffer_size_kb", val);
-		must_write_file("options/overwrite", sp.overwrite ? "1" : "0");
+		set_setting("buffer_subbuf_size_kb", sp.subbuf_kb);
+		set_setting("buffer_size_kb", sp.size_kb);
+		set_setting("options/overwrite", sp.overwrite ? 1 : 0);
 	}
 
 	map_buffer(&st, cpu);
+	if (!sp.check_only && st.subbuf_size != sp.subbuf_kb * 1024u)
+		die(EXIT_REFUSED, "the kernel made %u-byte sub-buffers for buffer_subbuf_size_kb=%u "
+		    "(system page size %ld)", st.subbuf_size, sp.subbuf_kb, sysconf(_SC_PAGESIZE));
 
 	if (sp.check_only) {
 		if (ioctl(g.raw_fd, PROBE_IOCTL_GET_READER) < 0)
@@ -975,7 +1023,7 @@ int main(int argc, char **argv)
 			if (!fl.by_errno[e])
 				continue;
 			fprintf(out, "%s", first ? "" : ",");
-			json_str(e ? (strerrorname_np(e) ? strerrorname_np(e) : "E?") : "E?");
+			json_str(errno_name(e));
 			fprintf(out, ":%lu", fl.by_errno[e]);
 			first = 0;
 		}

@@ -18,7 +18,9 @@
 //
 // runKernelProbe throws KernelProbeUnavailableError (err.skip === true) when
 // the probe cannot run here (not root, no tracefs, no mmap support, no C
-// compiler); any other failure throws a plain Error with the probe's stderr.
+// compiler), KernelSettingRefusedError (err.skip === true) when this kernel
+// refuses a setting of that one scenario (e.g. EPERM on buffer_subbuf_size_kb),
+// and a plain Error with the probe's stderr for any other failure.
 
 import { spawn, spawnSync } from 'node:child_process';
 import {
@@ -33,12 +35,23 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 export const KERNEL_PROBE_SOURCE = join(HERE, 'kernel-probe.c');
 export const KERNEL_PROBE_BINARY = join(HERE, 'build', 'kernel-probe');
 const EXIT_SKIP = 77;
+const EXIT_REFUSED = 78;
 const SYSTEM_TRACEFS = '/sys/kernel/tracing';
 
 export class KernelProbeUnavailableError extends Error {
   constructor(reason) {
     super(`kernel probe unavailable: ${reason}`);
     this.name = 'KernelProbeUnavailableError';
+    this.reason = reason;
+    this.skip = true;
+  }
+}
+
+/** This kernel refuses a setting the scenario needs: that scenario cannot run here. */
+export class KernelSettingRefusedError extends Error {
+  constructor(reason) {
+    super(reason);
+    this.name = 'KernelSettingRefusedError';
     this.reason = reason;
     this.skip = true;
   }
@@ -238,6 +251,18 @@ function probeArgs(spec, tracefsDir) {
   return { args, input: encodeLengths(lengths) };
 }
 
+/**
+ * What a probe's exit means: null for success, else the error to throw — the probe cannot run on
+ * this machine (77), this kernel refuses a setting of the scenario (78), or a real failure.
+ */
+export function probeFailure(code, signal, stderr) {
+  const message = stderr.trim().replace(/^kernel-probe: /, '');
+  if (code === 0 && !signal) return null;
+  if (code === EXIT_SKIP) return new KernelProbeUnavailableError(message);
+  if (code === EXIT_REFUSED) return new KernelSettingRefusedError(message);
+  return new Error(`kernel-probe failed (${signal ? `signal ${signal}` : `exit ${code}`}): ${message}`);
+}
+
 /** Runs one probe (see the header of kernel-probe.c for the result's fields). */
 export async function runKernelProbe(spec) {
   const bin = await buildKernelProbe();
@@ -268,10 +293,8 @@ export async function runKernelProbe(spec) {
       child.stdin.on('error', () => { /* probe exited early; reported via exit code */ });
       child.stdin.end(input);
     });
-    if (code === EXIT_SKIP) throw new KernelProbeUnavailableError(stderr.trim());
-    if (code !== 0) {
-      throw new Error(`kernel-probe failed (${signal ? `signal ${signal}` : `exit ${code}`}): ${stderr.trim()}`);
-    }
+    const failure = probeFailure(code, signal, stderr);
+    if (failure) throw failure;
     return JSON.parse(stdout);
   } finally {
     removeLeftoverInstance(fs.dir, pid);

@@ -96,6 +96,8 @@ export interface KernelProbeModule {
   kernelProbeAvailable(): { ok: boolean; reason: string };
   runKernelProbe(spec: KernelProbeSpec): Promise<KernelProbeResult>;
   KernelProbeUnavailableError: new (reason: string) => Error & { skip: true; reason: string };
+  KernelSettingRefusedError: new (reason: string) => Error & { skip: true; reason: string };
+  probeFailure(code: number | null, signal: string | null, stderr: string): Error | null;
 }
 
 /** Loads `../native/kernel-probe.mjs` (which compiles the probe on first use). */
