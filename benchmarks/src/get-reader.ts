@@ -2,7 +2,7 @@
  * Question: what does one GET_READER cost — `mapping.ioctl(TRACE_MMAP_IOCTL_GET_READER)` handing
  * out a full 4 KiB sub-buffer, and on an empty buffer — next to the kernel's figures?
  *
- * Kernel (reference §9.2, Linux 6.18.44 on a 2-vCPU x86_64 VM): 6.5–8.4 µs for a GET_READER that
+ * Kernel (kernel-semantics §9.2, Linux 6.18.44 on a 2-vCPU x86_64 VM): 6.5–8.4 µs for a GET_READER that
  * hands out a full 4 KiB sub-buffer of 204 events (the kernel walks every event to count it),
  * 360–420 ns on an empty buffer (syscall included), ≈ 0.5 µs for a user-space walk of such a
  * sub-buffer. The issue's goal for tracebuf: a full-page GET_READER under 1 µs (our swap is O(1):
@@ -51,7 +51,7 @@ const SUBBUF_SIZE = 4096;
 /** 16-byte payloads make 20-byte events: 204 per sub-buffer, the kernel measurement's page. */
 const PAYLOAD_LENGTH = 16;
 
-/** The kernel's figures (reference §9.2), ns. */
+/** The kernel's figures (kernel-semantics §9.2), ns. */
 export const KERNEL = {
   fullPageNs: [6500, 8400],
   emptyNs: [360, 420],

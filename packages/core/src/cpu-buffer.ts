@@ -448,7 +448,7 @@ export class CpuBuffer {
   #headLink = 0;
 
   /**
-   * Swaps the (fully read) reader sub-buffer with the head, following reference §4.2: the old
+   * Swaps the (fully read) reader sub-buffer with the head, following kernel-semantics §4.2: the old
    * reader sub-buffer takes the head's place in the ring with HEAD on its link to the head's
    * successor; one compare-and-swap on the predecessor's link races the producer's head push.
    * Returns the new reader id, or -1 when there is nothing to swap in. Caller holds the lock.
@@ -506,7 +506,7 @@ export class CpuBuffer {
   }
 
   /**
-   * Marks the reader sub-buffer `id` with the missed-events flags (reference §5.5 step 8): the
+   * Marks the reader sub-buffer `id` with the missed-events flags (kernel-semantics §5.5 step 8): the
    * length falls back to `real_end` (hiding the end padding), the count is stored after the data
    * when 8 bytes remain, bit 31 is set, and the high half of the 8-byte commit word is all ones,
    * as the kernel's sign-extending `local_add` leaves it on x86-64.
@@ -527,7 +527,7 @@ export class CpuBuffer {
   }
 
   /**
-   * `TRACE_MMAP_IOCTL_GET_READER`, reference §5.5 steps 4–10, in the calling thread: hand out
+   * `TRACE_MMAP_IOCTL_GET_READER`, kernel-semantics §5.5 steps 4–10, in the calling thread: hand out
    * the rest of the reader sub-buffer if it has unread data, else swap in at most one sub-buffer
    * (flagging lost events), count what was handed out as read — in O(1), from the per-sub-buffer
    * event counts — and refresh the meta page. Caller checked that the buffer is mapped.
@@ -568,7 +568,7 @@ export class CpuBuffer {
   }
 
   /**
-   * Writes the live values into the meta page (reference §5.2): at map, at the end of every
+   * Writes the live values into the meta page (kernel-semantics §5.2): at map, at the end of every
    * GET_READER, at reset. Caller holds the reader lock.
    */
   refreshMeta(): void {
@@ -585,7 +585,7 @@ export class CpuBuffer {
   }
 
   // ----------------------------------------------------------------------------------------------
-  // Waiting (reference §6)
+  // Waiting (kernel-semantics §6)
   // ----------------------------------------------------------------------------------------------
 
   /**

@@ -1,5 +1,5 @@
 /**
- * The kernel's event size arithmetic (reference §2.3) and header encoding.
+ * The kernel's event size arithmetic (kernel-semantics §2.3) and header encoding.
  *
  * @packageDocumentation
  */

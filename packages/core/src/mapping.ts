@@ -1,5 +1,5 @@
 /**
- * A read-only mapping of one CPU buffer, in the kernel's mmap layout (reference §5.3): the meta
+ * A read-only mapping of one CPU buffer, in the kernel's mmap layout (kernel-semantics §5.3): the meta
  * page, then sub-buffer `k` at byte `metaPageSize + k * subbufSize`.
  *
  * "Read-only" is a promise of this API, not of the hardware: JavaScript cannot write-protect part
@@ -89,7 +89,7 @@ export interface MapRange {
 }
 
 /**
- * The kernel's mmap checks (reference §5.4): the object is `(nr_subbufs + 1) * subbuf_size`
+ * The kernel's mmap checks (kernel-semantics §5.4): the object is `(nr_subbufs + 1) * subbuf_size`
  * bytes; the offset must be a multiple of the sub-buffer size and inside the object; the length
  * must be non-zero and fit in what remains after the offset. All `EINVAL`.
  */
@@ -250,7 +250,7 @@ export class Mapping {
 
   /**
    * The mapping's control call. `TRACE_MMAP_IOCTL_GET_READER` makes the next unread data the
-   * reader sub-buffer's (reference §5.5) and returns 0; `0` wakes this CPU buffer's waiters.
+   * reader sub-buffer's (kernel-semantics §5.5) and returns 0; `0` wakes this CPU buffer's waiters.
    * `ENODEV` after {@link unmap}; `ENOTTY` for any other command.
    */
   ioctl(cmd: number): number {
@@ -268,7 +268,7 @@ export class Mapping {
 
   /**
    * Blocks this thread with `Atomics.wait` until the `bufferPercent` watermark is reached
-   * (reference §6.1) or the first wake-up of this CPU buffer — a watermark crossing, `ioctl(0)`,
+   * (kernel-semantics §6.1) or the first wake-up of this CPU buffer — a watermark crossing, `ioctl(0)`,
    * `setRecording(false)` — as the kernel's blocking GET_READER does. Returns `true` when woken
    * or already at the watermark, `false` on timeout. Meant for worker threads: on the main
    * thread it blocks the event loop (use {@link waitAsync}).

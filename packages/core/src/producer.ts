@@ -370,7 +370,7 @@ export class Producer {
    * Wake-ups after a commit (kernel `rb_wakeups`), only when a waiter is pending: any-data
    * waiters on this commit; watermark waiters only when the producer crossed into a new
    * sub-buffer since the last look, the reader sub-buffer is not the producer's, and the
-   * smallest pending watermark is reached (reference §6.1, §6.3).
+   * smallest pending watermark is reached (kernel-semantics §6.1, §6.3).
    */
   #wakeups(): void {
     const ctl = this.#ctl;
@@ -404,9 +404,9 @@ export class Producer {
 
   /**
    * Moves the tail to the next sub-buffer (kernel `rb_move_tail`), inside a publish sequence:
-   * pads the end of the current one (reference §2.5), then either takes the next free
+   * pads the end of the current one (kernel-semantics §2.5), then either takes the next free
    * sub-buffer, or — when the next one is the head — drops the event (producer/consumer mode)
-   * or pushes the head and overwrites it (overwrite mode, reference §3.6):
+   * or pushes the head and overwrites it (overwrite mode, kernel-semantics §3.6):
    *
    *   tail →HEAD→ H → N      CAS HEAD→UPDATE      tail →UPDATE→ H →HEAD→ N      UPDATE→NORMAL
    *

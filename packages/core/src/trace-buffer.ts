@@ -120,7 +120,7 @@ export interface CpuGeometry {
   readonly nrSubbufs: number;
 }
 
-/** `tb.stats(cpu)`: the kernel's `per_cpu/cpuN/stats` (reference §7) plus a few more counters. */
+/** `tb.stats(cpu)`: the kernel's `per_cpu/cpuN/stats` (kernel-semantics §7) plus a few more counters. */
 export interface CpuStats {
   /** Events still unread: `entries − overrun − read`. */
   readonly entries: number;
@@ -597,7 +597,7 @@ export class TraceBuffer implements MappingHost {
   }
 
   // ----------------------------------------------------------------------------------------------
-  // Snapshot, resize (reference §1.3, §5.7)
+  // Snapshot, resize (kernel-semantics §1.3, §5.7)
   // ----------------------------------------------------------------------------------------------
 
   /** Throws `EBUSY` when a CPU buffer among `cpus` is mapped (tracebuf's own consumers included). */
@@ -630,7 +630,7 @@ export class TraceBuffer implements MappingHost {
    * Arms a snapshot trigger (`echo 1 > snapshot` allocates the spare; a `snapshot` event trigger
    * arms it): prepares the spare rings now, so that a later `snapshot()` — from any thread, e.g.
    * a producer on an error — only swaps. While armed, `map()` is `EBUSY`; arming while any CPU
-   * buffer is mapped is `EBUSY` (reference §5.7). Counts: disarm as often as armed.
+   * buffer is mapped is `EBUSY` (kernel-semantics §5.7). Counts: disarm as often as armed.
    */
   armSnapshot(): void {
     this.#checkWritable('armSnapshot');

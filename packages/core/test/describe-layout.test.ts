@@ -1,7 +1,7 @@
 /**
  * The shared layouts, as `describeLayout()` prints them (the kernel's `events/header_page` style),
  * are snapshot-tested so that `docs/design.md` and the code cannot drift apart. Independently of
- * the snapshot, the kernel-visible layouts are checked against the reference tables (§1.1
+ * the snapshot, the kernel-visible layouts are checked against the kernel-semantics tables (§1.1
  * sub-buffer header, §2.1 event header, §5.2 `struct trace_buffer_meta`), the private control
  * block against the cache-line rule of STYLE.md (words the producer writes and words readers
  * write never share a 64-byte line), and every layout against overlapping fields. The layout
@@ -91,9 +91,9 @@ describe('describeLayout()', () => {
   });
 });
 
-describe('kernel-visible layouts match the reference', () => {
+describe('kernel-visible layouts match kernel-semantics', () => {
   it('meta page: struct trace_buffer_meta offsets and its 80-byte length (§5.2, verified §10 item 1)', () => {
-    // Reference §5.2, written out field by field: u32 ×4, u64 lost_events, u32 id, u32 read,
+    // kernel-semantics §5.2, written out field by field: u32 ×4, u64 lost_events, u32 id, u32 read,
     // u64 flags, entries, overrun, read, Reserved1, Reserved2.
     const reference: [string, number, number][] = [
       ['meta_page_size', 0, 4],

@@ -1,5 +1,5 @@
 /**
- * End of a sub-buffer (reference §2.5, verified §10 items 4 and 8): when the next event does not
+ * End of a sub-buffer (kernel-semantics §2.5, verified §10 items 4 and 8): when the next event does not
  * fit, 8 or more spare bytes become a discarded padding event inside the commit (type 29,
  * time_delta 1, array[0] = spare − 4); 4 spare bytes get a null padding word outside the commit;
  * an exactly full sub-buffer gets nothing.

@@ -1,10 +1,10 @@
 /**
- * Property tests of the kernel event encoding (reference §2): the writer's size arithmetic
+ * Property tests of the kernel event encoding (kernel-semantics §2): the writer's size arithmetic
  * (§2.3), decoding of every event type from hand-built sub-buffers (§2.2, §2.4, §2.5, §1.2),
  * timestamps through the real producer (including TIME_EXTEND), and payload round trips through
  * producer → GET_READER → SubbufReader.
  *
- * Expectations come from the reference text, restated below (`reference*` functions), not from
+ * Expectations come from docs/kernel-semantics.md, restated below (`reference*` functions), not from
  * core. fast-check runs with a fixed seed; `TRACEBUF_SEED=<n>` picks another one. On failure
  * fast-check prints the seed and the counterexample path to replay.
  */
@@ -75,7 +75,7 @@ function headerWord(typeLen: number, delta: number): number {
 // (a) size arithmetic
 // ------------------------------------------------------------------------------------------------
 
-describe('event size arithmetic follows the kernel (reference §2.3)', () => {
+describe('event size arithmetic follows the kernel (kernel-semantics §2.3)', () => {
   function checkLength(payload: number, subbufSize: number): void {
     const total = eventLength(payload);
     expect(total, `eventLength(${payload})`).toBe(referenceEventLength(payload));
@@ -333,7 +333,7 @@ describe('SubbufReader decodes every kernel event type (hand-built sub-buffers)'
   });
 
   it('applies a TIME_EXTEND as (array[0] << 27) + time_delta to the event after it', () => {
-    // The 200 ms gap of reference §10 item 5: array[0] = 1, time_delta = 65,912,698.
+    // The 200 ms gap of kernel-semantics §10 item 5: array[0] = 1, time_delta = 65,912,698.
     const built = buildSubbuf(
       4096,
       0,
@@ -373,7 +373,7 @@ interface Decoded {
   readonly payload: Uint8Array;
 }
 
-/** A consumer following reference §5.6: GET_READER, then decode what it handed out. */
+/** A consumer following kernel-semantics §5.6: GET_READER, then decode what it handed out. */
 class Consumer {
   readonly events: Decoded[] = [];
   readonly #m: Mapping;

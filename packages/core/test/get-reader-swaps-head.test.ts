@@ -1,5 +1,5 @@
 /**
- * GET_READER (reference §5.5): hands out the rest of the reader sub-buffer when it has unread
+ * GET_READER (kernel-semantics §5.5): hands out the rest of the reader sub-buffer when it has unread
  * data, else swaps in at most one sub-buffer — the head — and refreshes the meta page, which
  * is not live in between (§5.2, verified: 16 writes left the counters at 0 until the ioctl).
  */

@@ -1,5 +1,5 @@
 /**
- * Forced interleavings of the races the kernel handles (reference §3.5, §3.6, §4.1, §4.2, §5.5),
+ * Forced interleavings of the races the kernel handles (kernel-semantics §3.5, §3.6, §4.1, §4.2, §5.5),
  * between a producer worker and a reader worker. Each worker (fixtures/interleave-actor.mjs)
  * installs an interleaving hook; the test arms one point, starts an operation, waits for the
  * worker to arrive at the point (Atomics.waitAsync on a shared arrival counter), does the other
@@ -8,7 +8,7 @@
  *
  * Events are checksummed (cpu, length, seq, checksum) and of one fixed size, with the 'counter'
  * clock (no time extends), so which event lands on which sub-buffer follows from the encoding
- * rules alone (reference §2.3): the expectations below come from that model, not from output.
+ * rules alone (kernel-semantics §2.3): the expectations below come from that model, not from output.
  */
 import { Worker } from 'node:worker_threads';
 import { InterleavePoint, type InterleavePointName, TraceBuffer, layout } from '@tracebuf/core';
@@ -17,7 +17,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 const SUBBUF_SIZE = 4096;
 const DATA_SIZE = SUBBUF_SIZE - 16;
 
-/** Event length for a payload of `length` bytes (reference §2.3): short form up to 112 data bytes. */
+/** Event length for a payload of `length` bytes (kernel-semantics §2.3): short form up to 112 data bytes. */
 function eventSize(length: number): number {
   const data = (length + 3) & ~3;
   return data <= 112 ? 4 + data : 8 + data;
@@ -332,7 +332,7 @@ describe('(a) the reader swap against the head push (overwrite mode)', () => {
   // The producer laps the whole ring while the reader sits between its overrun read and its
   // CAS: the link the reader expects (3 → 1|HEAD) comes back — with a newer generation, so the
   // CAS fails and the reader retries on the real head instead of succeeding on a stale view
-  // (ABA). Reference §1.2/§4.3: the count on a flagged sub-buffer is the events lost between the
+  // (ABA). kernel-semantics §1.2/§4.3: the count on a flagged sub-buffer is the events lost between the
   // previous one and it.
   it('a producer that laps the ring while the reader is at its CAS: the swapped sub-buffer is flagged with the events lost right before it', async () => {
     const { producer, reader } = await rig({ nrSubbufs: 4, overwrite: true });

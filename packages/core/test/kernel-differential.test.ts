@@ -49,7 +49,7 @@ const DEFAULT_SEED = 0x7b5eed;
 const seedEnv = process.env['TRACEBUF_KERNEL_DIFF_SEED'];
 const SEED = seedEnv === undefined || seedEnv === '' ? DEFAULT_SEED : Number(seedEnv) >>> 0;
 
-/** Sub-buffer header bytes (reference §1.1): the data area is the sub-buffer size minus this. */
+/** Sub-buffer header bytes (kernel-semantics §1.1): the data area is the sub-buffer size minus this. */
 const SUBBUF_HEADER_BYTES = 16;
 /** Largest raw-marker payload the kernel accepts (4064 user bytes + the 8-byte trace_entry), kernel-semantics §10.14. */
 const MAX_MARKER_PAYLOAD = 4072;
@@ -64,7 +64,7 @@ interface Case {
   readonly seeded?: boolean;
 }
 
-/** Ring sub-buffers for `buffer_size_kb` (reference §1.3): ceil(size / data size), at least 2. */
+/** Ring sub-buffers for `buffer_size_kb` (kernel-semantics §1.3): ceil(size / data size), at least 2. */
 function ringPages(subbufKb: number, sizeKb: number): number {
   return Math.max(2, Math.ceil((sizeKb * 1024) / (subbufKb * 1024 - SUBBUF_HEADER_BYTES)));
 }
@@ -72,7 +72,7 @@ function ringPages(subbufKb: number, sizeKb: number): number {
 const D4 = 4096 - SUBBUF_HEADER_BYTES;
 const D8 = 8192 - SUBBUF_HEADER_BYTES;
 const D16 = 16384 - SUBBUF_HEADER_BYTES;
-/** 108 ≤ 112 < 113: payloads on both sides of the short/long form boundary (reference §2.3). */
+/** 108 ≤ 112 < 113: payloads on both sides of the short/long form boundary (kernel-semantics §2.3). */
 const BOUNDARY = [108, 109, 112, 113, 116, 117, 12, 200];
 
 function c(
@@ -104,10 +104,10 @@ const CASES: readonly Case[] = [
   c(4, 4, true, 'one page of 16-byte events plus one', repeat([12], D4 / 16 + 1), 0),
   c(4, 8, true, 'full pages of 16-byte events, many wraps (missed, count not stored)', repeat([12], 3000), 0),
   c(4, 8, false, 'full pages of 16-byte events, many wraps', repeat([12], 3000), 0),
-  c(4, 8, true, '112-byte events (reference §3.6: 400 × 112)', repeat([108], 400), 0),
-  c(4, 8, false, '112-byte events (reference §3.6: 400 × 112)', repeat([108], 400), 0),
+  c(4, 8, true, '112-byte events (kernel-semantics §3.6: 400 × 112)', repeat([108], 400), 0),
+  c(4, 8, false, '112-byte events (kernel-semantics §3.6: 400 × 112)', repeat([108], 400), 0),
   c(4, 8, true, '112-byte events, reader holds a partly read page', repeat([108], 400), 20),
-  c(4, 8, true, '112-byte events, writer laps the ring past a partly read reader page (reference §10.7)', repeat([108], 400), 150),
+  c(4, 8, true, '112-byte events, writer laps the ring past a partly read reader page (kernel-semantics §10.7)', repeat([108], 400), 150),
   c(4, 16, true, 'long-form 124-byte events (payload 116)', repeat([116], 500), 0),
   c(4, 16, true, 'long-form 208-byte events (payload 200)', repeat([200], 700), 0),
   c(4, 16, false, 'long-form 208-byte events (payload 200)', repeat([200], 700), 50),

@@ -2,7 +2,7 @@
  * Seeded model test of the ring buffer's ACCOUNTING (not its memory).
  *
  * `AccountingModel` below is a small, independent re-statement of the kernel rules in
- * /work/shared/reference/kernel-ring-buffer.md: event sizes (§2.3), end-of-sub-buffer padding
+ * docs/kernel-semantics.md: event sizes (§2.3), end-of-sub-buffer padding
  * (§2.5), moving the tail and pushing the head (§3.5, §3.6), the reader swap (§4.2),
  * `GET_READER` with the missed-events flags (§5.5), the stats counters (§7) and reset (§5.7). It
  * imports nothing from core. Random operation sequences run against the model and a real
@@ -16,7 +16,7 @@ import { SubbufReader, TRACE_MMAP_IOCTL_GET_READER, TraceBuffer } from '../src/i
 import type { Mapping, Producer } from '../src/index.js';
 
 // ------------------------------------------------------------------------------------------------
-// Reference facts the model uses, restated from the reference text (not imported from core)
+// Kernel facts the model uses, restated from docs/kernel-semantics.md (not imported from core)
 // ------------------------------------------------------------------------------------------------
 
 /** §1.1: the sub-buffer header (time_stamp u64, commit u64) before the data area. */

@@ -1,5 +1,5 @@
 /**
- * Overwrite mode (reference §3.6, verified on Linux 6.18, §10 items 6–7): 400 events of 112
+ * Overwrite mode (kernel-semantics §3.6, verified on Linux 6.18, §10 items 6–7): 400 events of 112
  * bytes (108-byte payloads) into a ring of 3 sub-buffers of 4 KiB. The kernel reports overrun
  * 324, stats entries 76 and bytes 8608; the first GET_READER hands out a sub-buffer whose commit
  * is 4032 (real_end: the end padding hidden) with both missed flags and the count 324 stored

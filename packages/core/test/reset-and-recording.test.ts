@@ -1,5 +1,5 @@
 /**
- * Reset (`echo > trace`, reference §5.7, verified): allowed while mapped; the reader sub-buffer
+ * Reset (`echo > trace`, kernel-semantics §5.7, verified): allowed while mapped; the reader sub-buffer
  * keeps its id with length 0; the meta page is refreshed at once; every counter restarts.
  * Recording off (`tracing_on` = 0, §3.2): writes fail and change nothing.
  */

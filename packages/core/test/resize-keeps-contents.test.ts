@@ -1,5 +1,5 @@
 /**
- * Resize (issue 4, reference §1.3, §3.7): `resize({ nrSubbufs, cpu? })` keeps the contents as the
+ * Resize (issue 4, kernel-semantics §1.3, §3.7): `resize({ nrSubbufs, cpu? })` keeps the contents as the
  * kernel does — new sub-buffers join as free space, removed ones are taken after the tail and
  * their unread events count as overrun — with ids staying 0..n-1; `setSubbufSize()` discards the
  * contents and recomputes the count to keep the capacity. Producers in other threads pick up

@@ -1,5 +1,5 @@
 /**
- * The kernel selftest tools/testing/selftests/ring-buffer/map_test.c (reference §8), on our API:
+ * The kernel selftest tools/testing/selftests/ring-buffer/map_test.c (kernel-semantics §8), on our API:
  * map.meta_page_check and map.data_mmap, each for 4 KiB and 8 KiB sub-buffers.
  * (snapshot.excludes_map / excluded_by_map come with snapshots.)
  */

@@ -1,5 +1,5 @@
 /**
- * The kernel's exclusion rules (reference §5.7, selftest snapshot.excludes_map and
+ * The kernel's exclusion rules (kernel-semantics §5.7, selftest snapshot.excludes_map and
  * snapshot.excluded_by_map): while any CPU buffer is mapped, taking or arming a snapshot is
  * EBUSY; while a snapshot is armed, map() is EBUSY; while a CPU buffer is mapped, resizing it and
  * changing the sub-buffer size are EBUSY, other CPUs can still be resized; the last unmap lifts

@@ -1,5 +1,5 @@
 /**
- * Snapshots (issue 4, reference §5.7): `tb.snapshot()` swaps every CPU buffer with a prepared
+ * Snapshots (issue 4, kernel-semantics §5.7): `tb.snapshot()` swaps every CPU buffer with a prepared
  * spare, so recording goes on at once into empty rings while the snapshot keeps everything that
  * was there, readable at leisure with the same API; `armSnapshot()` prepares the spare so a
  * producer thread can take the snapshot on a condition; a later snapshot reuses the spare's

@@ -1,5 +1,5 @@
 /**
- * Producer workers and consumer threads, lock-free across threads (reference §3.5, §3.6, §4.1,
+ * Producer workers and consumer threads, lock-free across threads (kernel-semantics §3.5, §3.6, §4.1,
  * §4.2, §5.5): K producer workers (one per cpu slot) write checksummed events into small rings,
  * so the tail keeps running into the head, while one or two consumer threads — the main thread
  * and/or workers, each with its own `TraceBuffer.attach()` — drain them with GET_READER. Two

@@ -1,5 +1,5 @@
 /**
- * Timestamps (reference §2.4): the first event of a sub-buffer has delta 0 and the page stamp;
+ * Timestamps (kernel-semantics §2.4): the first event of a sub-buffer has delta 0 and the page stamp;
  * deltas that do not fit 27 bits (≥ 2^27 ns ≈ 134 ms) get a TIME_EXTEND in front
  * (`(array[0] << 27) + time_delta`, verified with a 200 ms gap); 50 ms fits in the header.
  */

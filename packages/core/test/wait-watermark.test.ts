@@ -1,5 +1,5 @@
 /**
- * Waits (reference §6): the buffer_percent watermark, checked by producers only at sub-buffer
+ * Waits (kernel-semantics §6): the buffer_percent watermark, checked by producers only at sub-buffer
  * crossings, with the kernel-verified steps on an 11-sub-buffer ring of 112-byte events (36 per
  * sub-buffer): started with 1 event present, p=1 returns at once, 20 when the producer enters
  * sub-buffer 3, 50 → 6, 80 → 9, 100 → 11; started on an empty buffer, every p returns at the

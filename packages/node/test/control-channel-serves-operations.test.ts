@@ -77,7 +77,7 @@ describe('the control channel serves the owner operations', () => {
     expect(m.bytes.byteLength).toBe(cpuDataLength(tb.config));
     expect(m.bytes.byteLength).toBe(tb.map(1).bytes.byteLength);
     expect([m.metaPageSize, m.subbufSize, m.nrSubbufs]).toEqual([4096, 4096, 8]);
-    // Sub-buffer k at metaPageSize + k * subbufSize (reference §5.3).
+    // Sub-buffer k at metaPageSize + k * subbufSize (kernel-semantics §5.3).
     expect(m.subbufOffset(3)).toBe(4096 + 3 * 4096);
     expect(m.subbuf(7).byteLength).toBe(4096);
     expect(() => m.subbufOffset(8)).toThrow(expect.objectContaining({ code: 'EINVAL' }));

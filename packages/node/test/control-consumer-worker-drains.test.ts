@@ -2,7 +2,7 @@
  * A consumer worker that holds only a control-channel MessagePort — no TraceBuffer handle —
  * drains a CPU buffer through the channel (GET_READER runs in this thread, the owner; the worker
  * decodes its descriptor's shared bytes), while this thread's producer writes numbered events.
- * Invariants (reference §4.2, §5.5): every event read is whole, sequences only increase, and
+ * Invariants (kernel-semantics §4.2, §5.5): every event read is whole, sequences only increase, and
  * read + lost == written, where lost is the overrun (overwrite) or the refused writes
  * (producer/consumer). With a producer that retries when the ring is full nothing is lost.
  */

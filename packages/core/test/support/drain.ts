@@ -32,7 +32,7 @@ export interface ReaderCall {
 
 /**
  * Drains a mapping: GET_READER until a call hands out nothing new. `state` carries the last
- * (id, read) between drains, as the consumer loop of reference §5.6 does.
+ * (id, read) between drains, as the consumer loop of kernel-semantics §5.6 does.
  */
 export function drain(
   m: Mapping,

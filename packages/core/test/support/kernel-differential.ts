@@ -276,7 +276,7 @@ function hex32(v: number): string {
   return (v >>> 0).toString(16).padStart(8, '0');
 }
 
-/** Consumer state between GET_READER calls (reference §5.6). */
+/** Consumer state between GET_READER calls (kernel-semantics §5.6). */
 interface DrainState {
   id: number;
   read: number;
@@ -460,7 +460,7 @@ export function cycle(pattern: readonly number[], count: number): number[] {
   return Array.from({ length: count }, (_, i) => pattern[i % pattern.length]!);
 }
 
-/** Payload length of a data event occupying exactly `eventBytes` (reference §2.3), ≥ 12 only. */
+/** Payload length of a data event occupying exactly `eventBytes` (kernel-semantics §2.3), ≥ 12 only. */
 export function payloadForEvent(eventBytes: number): number {
   if (eventBytes % 4 !== 0 || eventBytes < 16) throw new RangeError(`no marker event of ${eventBytes} bytes`);
   // Short form up to 116 bytes (4 + 112), long form above (8 + payload).
