@@ -558,6 +558,46 @@ export function globalControlLength(cpus: number): number {
   return GLOBAL_CONTROL_LENGTH + cpus * AnchorLayout.length;
 }
 
+// ------------------------------------------------------------------------------------------------
+// Clock page of the `local` clock
+// ------------------------------------------------------------------------------------------------
+
+/**
+ * The `local` clock's page (a SharedArrayBuffer of its own, shared by every buffer created in one
+ * thread): a ticker thread stores the coarse time in `tick_ns` once per tick; producers read it
+ * with one plain load per event. Producers write `activity` once per tick, so it has a line of
+ * its own, away from the word they load per event.
+ */
+export const ClockPageLayout = defineLayout(
+  "'local' clock page (private, one per creating thread)",
+  [
+    line('tick line'),
+    w64('tick_ns', "process.hrtime in ns of the last tick (f64); NaN while the ticker sleeps"),
+    w64('last_tick_ns', 'the last tick stored before the ticker went to sleep (f64)'),
+    w32('tick_length_ns', 'ns between ticks: consecutive tick_ns values differ by at least this'),
+    line('ticker line'),
+    w32('ticker_state', 'RUNNING 1, SLEEPING 2 (no producer saw a tick for a while; the next one wakes it)'),
+    w32('activity', 'set by a producer that sees a new tick; the ticker clears it at each tick'),
+    line('end'),
+  ],
+  CACHE_LINE_LENGTH,
+);
+
+/** Float64 index of the coarse time. */
+export const TICK_F64_INDEX = ClockPageLayout.offsetOf('tick_ns') / 8;
+/** Float64 index of the last tick stored before the ticker slept. */
+export const LAST_TICK_F64_INDEX = ClockPageLayout.offsetOf('last_tick_ns') / 8;
+/** Int32 index of the tick length. */
+export const TICK_LENGTH_INDEX = ClockPageLayout.offsetOf('tick_length_ns') / 4;
+/** Int32 index of the ticker's state. */
+export const TICKER_STATE_INDEX = ClockPageLayout.offsetOf('ticker_state') / 4;
+/** Int32 index of the activity flag. */
+export const TICK_ACTIVITY_INDEX = ClockPageLayout.offsetOf('activity') / 4;
+/** Values of `ticker_state`. */
+export const TickerState = { RUNNING: 1, SLEEPING: 2 } as const;
+/** Length of the clock page. */
+export const CLOCK_PAGE_LENGTH = ClockPageLayout.length;
+
 /** Every region, in the order {@link describeLayout} prints them. */
 export const ALL_LAYOUTS: readonly Layout[] = [
   SubbufHeaderLayout,
@@ -566,6 +606,7 @@ export const ALL_LAYOUTS: readonly Layout[] = [
   CpuControlLayout,
   GlobalControlLayout,
   AnchorLayout,
+  ClockPageLayout,
 ];
 
 /**

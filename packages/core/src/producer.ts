@@ -9,13 +9,17 @@
  * @packageDocumentation
  */
 import { endianness } from 'node:os';
-import { counterNext, ClockKind } from './clock.js';
+import { counterNext, ClockKind, wakeLocalClock } from './clock.js';
 import { STORES_IN_ORDER, load64, put, put64, write64 } from './counters.js';
 import type { CpuBuffer } from './cpu-buffer.js';
 import { InterleavePoint, interleaveHook } from './interleave.js';
 import { ErrorCode, TraceBufferError, invalid } from './errors.js';
 import { TIME_EXTEND_UNIT, dataTypeLen, eventLength, payloadOffset } from './event.js';
 import {
+  CLOCK_PAGE_LENGTH,
+  TICK_ACTIVITY_INDEX,
+  TICK_F64_INDEX,
+  TICK_LENGTH_INDEX,
   COMMIT_LENGTH_MASK,
   CROSS_SEQ_INDEX,
   CTRL_INDEX,
@@ -78,6 +82,10 @@ export interface ProducerContext {
   readonly overwrite: boolean;
   readonly clockKind: number;
   readonly monoOffsetNs: number;
+  /** The `local` clock's page (`clock: 'local'` only). */
+  readonly clockPage: SharedArrayBuffer | undefined;
+  /** `process.hrtime` ns at the buffer's creation: the zero of the `mono` and `local` clocks. */
+  readonly createdHrNs: number;
   readonly global: Int32Array;
   /** The live bank of `cpu` now (after a resize or a snapshot swap it is another object). */
   readonly live: (cpu: number) => CpuBuffer;
@@ -113,6 +121,14 @@ export class Producer {
   readonly #monoOffsetNs: number;
   readonly #token: number;
   readonly #reservation: Reservation;
+  // The `local` clock (see clock.ts): its page, the last tick this producer saw (raw, NaN before
+  // the first), that tick on this buffer's time scale, and the tick length.
+  readonly #tickI32: Int32Array;
+  readonly #tickF64: Float64Array;
+  #tickSeen = Number.NaN;
+  #tickBase = 0;
+  readonly #tickNs: number;
+  readonly #createdHrNs: number;
 
   // Producer state, mirrored into the control block inside each publish sequence.
   #seq = 0;
@@ -147,12 +163,23 @@ export class Producer {
     this.#overwrite = ctx.overwrite;
     this.#clockKind = ctx.clockKind;
     this.#monoOffsetNs = ctx.monoOffsetNs;
+    this.#createdHrNs = ctx.createdHrNs;
+    const page = ctx.clockPage ?? new SharedArrayBuffer(CLOCK_PAGE_LENGTH);
+    this.#tickI32 = new Int32Array(page);
+    this.#tickF64 = new Float64Array(page);
+    this.#tickNs = this.#tickI32[TICK_LENGTH_INDEX]!;
     this.#token = token;
     this.#reservation = { bytes: cb.u8, view: cb.view, offset: 0, length: 0 };
     this.#bind(cb);
     // (A new thread's clock continues a ring another thread may have written: resync anchors
     // the first event with an absolute stamp.)
     this.#resync(Atomics.load(this.#ctl, CTRL_INDEX));
+    if (this.#clockKind === ClockKind.LOCAL) {
+      // Another thread may have stamped this ring earlier in the current tick, up to one tick
+      // past it: start there, so that the ring's stamps never go back.
+      const tick = this.#tickF64[TICK_F64_INDEX]!;
+      if (!Number.isNaN(tick)) this.#times[0] = Math.max(0, tick - this.#createdHrNs) + this.#tickNs - 1;
+    }
   }
 
   /** Points the producer at a bank (at claim, after a resize, after a snapshot swap). */
@@ -182,7 +209,8 @@ export class Producer {
     this.#pageBase = (this.#tail + 1) * this.#subbufSize;
     this.#write = this.#commitLength(this.#tail);
     this.#pageEntries = ctl[this.#entriesArray + this.#tail]!;
-    this.#times[0] = 0;
+    // The `local` clock refines from the last stamp, which stays this producer's lower bound.
+    if (this.#clockKind !== ClockKind.LOCAL) this.#times[0] = 0;
     this.#entriesBase = load64(ctl, ENTRIES_BASE_INDEX);
     this.#bytesBase = load64(ctl, ENTRIES_BYTES_BASE_INDEX);
     this.#overrun = load64(ctl, OVERRUN_INDEX);
@@ -212,9 +240,29 @@ export class Producer {
   }
 
   #now(): number {
+    if (this.#clockKind === ClockKind.LOCAL) {
+      // One plain load of the coarse time; a new tick (once per tick) takes the cold path.
+      const tick = this.#tickF64[TICK_F64_INDEX]!;
+      if (tick !== this.#tickSeen) this.#newTick(tick);
+      const base = this.#tickBase;
+      const last = this.#times[0]!;
+      // The tick, or 1 ns after the last stamp while that stays inside the tick (stamps of a
+      // tick stay below the next tick; past that, equal stamps).
+      return base > last ? base : last + 1 < base + this.#tickNs ? last + 1 : last;
+    }
     return this.#clockKind === ClockKind.MONO
       ? Math.floor(performance.now() * 1e6 + this.#monoOffsetNs)
       : counterNext(this.#global);
+  }
+
+  /** The `local` clock moved to a new tick (or its ticker sleeps: NaN). Once per tick. */
+  #newTick(tick: number): void {
+    const coarse = Number.isNaN(tick) ? wakeLocalClock(this.#tickI32, this.#tickF64) : tick;
+    this.#tickSeen = coarse;
+    // (The tick before the buffer's creation is stamped 0: time starts at creation.)
+    this.#tickBase = Math.max(0, coarse - this.#createdHrNs);
+    // Tells the ticker that someone is looking (a plain store, once per tick, on its own line).
+    this.#tickI32[TICK_ACTIVITY_INDEX] = 1;
   }
 
   /**
