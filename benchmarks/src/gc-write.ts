@@ -11,15 +11,17 @@
  * that is one object per 16 writes; the measurement itself (reading the counters) leaves a few
  * hundred bytes, i.e. ~0.0001 byte per write at 10 million writes.
  *
- * What runs: 10 million events (`TRACEBUF_BENCH_EVENTS` to change it) over two buffers, one per
- * clock (`mono`, `counter`), alternating, with a mix of payload sizes that covers both copy paths
- * (byte loop and `Uint8Array.set`), the short and long event forms, padding at sub-buffer ends,
+ * What runs: 10 million events (`TRACEBUF_BENCH_EVENTS` to change it) over three buffers, one per
+ * clock (`mono`, `counter`, `local`), in rotation, with a mix of payload sizes that covers both
+ * copy paths (byte loop and `Uint8Array.set`), the short and long event forms, padding at sub-buffer ends,
  * and — every fourth event — `reserve()`/`commit()` instead of `write()`. The rings are small and
  * in overwrite mode, so page crossings and head pushes happen all the time. After a warm-up (JIT)
  * and a forced full GC, a `PerformanceObserver` of `gc` entries counts the collections whose
  * start falls inside the timed loop; the young-generation bytes used and `heapUsed` are read
  * just before and just after it. The mixed window is followed by one window per clock (half the
- * events each), so the report says which clock allocates.
+ * events each), so the report says which clock allocates. (The `local` clock's ticker thread goes
+ * to sleep while other windows run; the first `local` write of its window wakes it through the
+ * cold path, which allocates: it reads `process.hrtime.bigint()`.)
  *
  * A positive control repeats the loop on a tenth of the events with `payload.slice()` per event
  * (one small allocation): it must show GC runs, or this detector cannot be trusted.
@@ -85,15 +87,18 @@ function newSpaceUsed(): number {
 const nextTurn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20));
 
 /**
- * Writes `count` events of the mix, alternating producers `a` and `b` (pass the same one twice
- * for a single clock); `copy` allocates one payload copy per event (the control).
+ * Writes `count` events of the mix, taking the `producers` in rotation (one producer for a single
+ * clock); `copy` allocates one payload copy per event (the control).
  */
-function writeMix(a: Producer, b: Producer, payloads: readonly Uint8Array[], count: number, copy: boolean): number {
+function writeMix(producers: readonly Producer[], payloads: readonly Uint8Array[], count: number, copy: boolean): number {
   const kinds = payloads.length;
+  const n = producers.length;
   let committed = 0;
   let k = 0;
+  let j = 0;
   for (let i = 0; i < count; i++) {
-    const p = (i & 1) === 0 ? a : b;
+    const p = producers[j]!;
+    if (++j === n) j = 0;
     const payload = copy ? payloads[k]!.slice() : payloads[k]!;
     if (++k === kinds) k = 0;
     if ((i & 3) === 3) {
@@ -162,25 +167,28 @@ export async function runGcWrite(events = envInt('TRACEBUF_BENCH_EVENTS', SMOKE 
   console.log(`\n=== gc-write: ${QUESTION}`);
   printEnvironment(env);
   console.log(
-    `settings: ${events} events, payload mix ${PAYLOAD_MIX.join('/')} B, clocks mono + counter alternating, ` +
+    `settings: ${events} events, payload mix ${PAYLOAD_MIX.join('/')} B, clocks mono, counter, local in rotation, ` +
       `every 4th event via reserve()/commit(); rings of ${NR_SUBBUFS} × ${SUBBUF_SIZE} B, overwrite`,
   );
 
-  const make = (clock: 'mono' | 'counter'): Producer =>
+  const make = (clock: 'mono' | 'counter' | 'local'): Producer =>
     TraceBuffer.create({ cpus: 1, subbufSize: SUBBUF_SIZE, nrSubbufs: NR_SUBBUFS, overwrite: true, clock }).producer(0);
   const mono = make('mono');
   const counter = make('counter');
+  const local = make('local');
+  const all = [mono, counter, local];
   const payloads = PAYLOAD_MIX.map((n, i) => fillerBytes(n, i + 7));
 
   // Warm-up: let the JIT compile the hot path (and the control's) before anything is observed.
   const warm = Math.min(events, 500_000);
-  writeMix(mono, counter, payloads, warm, false);
-  writeMix(mono, counter, payloads, Math.min(warm, 50_000), true);
+  writeMix(all, payloads, warm, false);
+  writeMix(all, payloads, Math.min(warm, 50_000), true);
 
   const half = Math.max(1, Math.floor(events / 2));
-  const writes = await observe('mixed: mono + counter', events, () => writeMix(mono, counter, payloads, events, false));
-  const counterOnly = await observe('counter clock only', half, () => writeMix(counter, counter, payloads, half, false));
-  const monoOnly = await observe('mono clock only', half, () => writeMix(mono, mono, payloads, half, false));
+  const writes = await observe('mixed: mono + counter + local', events, () => writeMix(all, payloads, events, false));
+  const counterOnly = await observe('counter clock only', half, () => writeMix([counter], payloads, half, false));
+  const monoOnly = await observe('mono clock only', half, () => writeMix([mono], payloads, half, false));
+  const localOnly = await observe('local clock only', half, () => writeMix([local], payloads, half, false));
   // What the mono clock's read alone costs: Node 20's performance.now() returns its double
   // through a C++ binding, which boxes it (one heap number per call).
   const clockOnly = await observe('performance.now() alone, nothing written', half, () => {
@@ -189,9 +197,9 @@ export async function runGcWrite(events = envInt('TRACEBUF_BENCH_EVENTS', SMOKE 
   });
   const controlEvents = Math.max(1, Math.floor(events / 10));
   const control = await observe('control: payload.slice() per event', controlEvents, () =>
-    writeMix(mono, counter, payloads, controlEvents, true),
+    writeMix(all, payloads, controlEvents, true),
   );
-  const windows = [writes, counterOnly, monoOnly, clockOnly, control];
+  const windows = [writes, counterOnly, monoOnly, localOnly, clockOnly, control];
 
   const bytesPerWrite = (w: GcWindow): number => w.newSpaceDeltaBytes / w.events;
   const allocating = (w: GcWindow): boolean => w.gcRuns > 0 || bytesPerWrite(w) >= ALLOCATION_BYTES_PER_WRITE;
@@ -218,7 +226,8 @@ export async function runGcWrite(events = envInt('TRACEBUF_BENCH_EVENTS', SMOKE 
 
   const detectorWorks = allocating(control);
   const allocates: boolean | null = detectorWorks ? allocating(writes) : null;
-  const culprits = [counterOnly, monoOnly].filter(allocating).map((w) => w.name);
+  const clockWindows = { counter: counterOnly, mono: monoOnly, local: localOnly } as const;
+  const culprits = Object.values(clockWindows).filter(allocating).map((w) => w.name);
   const evidence = (w: GcWindow): string =>
     w.gcRuns > 0
       ? `${w.gcRuns} GC runs (${kinds(w)}; ${fixed(w.gcPauseMs, 2)} ms of pauses)`
@@ -243,6 +252,15 @@ export async function runGcWrite(events = envInt('TRACEBUF_BENCH_EVENTS', SMOKE 
         `path allocates nothing (counter clock: ${evidence(counterOnly)}).`,
     );
   }
+  const byClock = Object.fromEntries(
+    Object.entries(clockWindows).map(([clock, w]) => [
+      clock,
+      { allocates: allocating(w), events: w.events, gcRuns: w.gcRuns, newSpaceDeltaBytes: w.newSpaceDeltaBytes },
+    ]),
+  );
+  for (const [clock, w] of Object.entries(clockWindows)) {
+    console.log(`${clock} clock: write path ${allocating(w) ? 'ALLOCATES' : 'allocates nothing'} — ${w.events} writes, ${evidence(w)}`);
+  }
   console.log(
     `control (${control.events} writes, one payload.slice() each): ${evidence(control)} — the detector ${detectorWorks ? 'works' : 'did NOT fire'}.`,
   );
@@ -256,6 +274,7 @@ export async function runGcWrite(events = envInt('TRACEBUF_BENCH_EVENTS', SMOKE 
     windows,
     allocates,
     allocatingWindows: culprits,
+    byClock,
     detectorWorks,
     verdict,
   });

@@ -77,6 +77,15 @@ export interface Reservation {
   length: number;
 }
 
+/** `#times[LAST_TS]`: the timestamp of the last committed event. */
+const LAST_TS = 0;
+/** `#times[RESERVED_TS]`: the timestamp of the reservation in flight. */
+const RESERVED_TS = 1;
+/** `#times[TICK_SEEN]`: the last `local` tick this producer saw (raw; NaN before the first). */
+const TICK_SEEN = 2;
+/** `#times[TICK_BASE]`: that tick on the buffer's time scale (ns since creation). */
+const TICK_BASE = 3;
+
 /** How a producer reaches the buffer-wide parts it needs (clock, wake-ups). */
 export interface ProducerContext {
   readonly overwrite: boolean;
@@ -121,12 +130,9 @@ export class Producer {
   readonly #monoOffsetNs: number;
   readonly #token: number;
   readonly #reservation: Reservation;
-  // The `local` clock (see clock.ts): its page, the last tick this producer saw (raw, NaN before
-  // the first), that tick on this buffer's time scale, and the tick length.
+  // The `local` clock (see clock.ts): its page and the tick length.
   readonly #tickI32: Int32Array;
   readonly #tickF64: Float64Array;
-  #tickSeen = Number.NaN;
-  #tickBase = 0;
   readonly #tickNs: number;
   readonly #createdHrNs: number;
 
@@ -151,8 +157,8 @@ export class Producer {
   // The reservation in flight (between reserve and commit).
   #pending = false;
   #pendingSize = 0;
-  /** [last committed timestamp, timestamp of the reservation in flight]: doubles kept unboxed. */
-  readonly #times = new Float64Array(2);
+  /** Timestamps and `local` clock state, indexed by LAST_TS..TICK_BASE: doubles kept unboxed. */
+  readonly #times = Float64Array.of(0, 0, Number.NaN, 0);
   #released = false;
 
   /** @internal Use `TraceBuffer.producer()`. */
@@ -178,7 +184,7 @@ export class Producer {
       // Another thread may have stamped this ring earlier in the current tick, up to one tick
       // past it: start there, so that the ring's stamps never go back.
       const tick = this.#tickF64[TICK_F64_INDEX]!;
-      if (!Number.isNaN(tick)) this.#times[0] = Math.max(0, tick - this.#createdHrNs) + this.#tickNs - 1;
+      if (!Number.isNaN(tick)) this.#times[LAST_TS] = Math.max(0, tick - this.#createdHrNs) + this.#tickNs - 1;
     }
   }
 
@@ -210,7 +216,7 @@ export class Producer {
     this.#write = this.#commitLength(this.#tail);
     this.#pageEntries = ctl[this.#entriesArray + this.#tail]!;
     // The `local` clock refines from the last stamp, which stays this producer's lower bound.
-    if (this.#clockKind !== ClockKind.LOCAL) this.#times[0] = 0;
+    if (this.#clockKind !== ClockKind.LOCAL) this.#times[LAST_TS] = 0;
     this.#entriesBase = load64(ctl, ENTRIES_BASE_INDEX);
     this.#bytesBase = load64(ctl, ENTRIES_BYTES_BASE_INDEX);
     this.#overrun = load64(ctl, OVERRUN_INDEX);
@@ -239,28 +245,33 @@ export class Producer {
     return true;
   }
 
-  #now(): number {
+  /**
+   * Takes the event's timestamp into `#times[RESERVED_TS]` (a Float64Array: a double returned from a call
+   * that is not inlined would be boxed, and the `local` and `mono` stamps are not small integers).
+   */
+  #stamp(): void {
+    const times = this.#times;
     if (this.#clockKind === ClockKind.LOCAL) {
       // One plain load of the coarse time; a new tick (once per tick) takes the cold path.
-      const tick = this.#tickF64[TICK_F64_INDEX]!;
-      if (tick !== this.#tickSeen) this.#newTick(tick);
-      const base = this.#tickBase;
-      const last = this.#times[0]!;
+      if (this.#tickF64[TICK_F64_INDEX]! !== times[TICK_SEEN]!) this.#newTick();
+      const base = times[TICK_BASE]!;
+      const last = times[LAST_TS]!;
       // The tick, or 1 ns after the last stamp while that stays inside the tick (stamps of a
       // tick stay below the next tick; past that, equal stamps).
-      return base > last ? base : last + 1 < base + this.#tickNs ? last + 1 : last;
+      times[RESERVED_TS] = base > last ? base : last + 1 < base + this.#tickNs ? last + 1 : last;
+    } else {
+      times[RESERVED_TS] =
+        this.#clockKind === ClockKind.MONO ? Math.floor(performance.now() * 1e6 + this.#monoOffsetNs) : counterNext(this.#global);
     }
-    return this.#clockKind === ClockKind.MONO
-      ? Math.floor(performance.now() * 1e6 + this.#monoOffsetNs)
-      : counterNext(this.#global);
   }
 
   /** The `local` clock moved to a new tick (or its ticker sleeps: NaN). Once per tick. */
-  #newTick(tick: number): void {
+  #newTick(): void {
+    const tick = this.#tickF64[TICK_F64_INDEX]!;
     const coarse = Number.isNaN(tick) ? wakeLocalClock(this.#tickI32, this.#tickF64) : tick;
-    this.#tickSeen = coarse;
+    this.#times[TICK_SEEN] = coarse;
     // (The tick before the buffer's creation is stamped 0: time starts at creation.)
-    this.#tickBase = Math.max(0, coarse - this.#createdHrNs);
+    this.#times[TICK_BASE] = Math.max(0, coarse - this.#createdHrNs);
     // Tells the ticker that someone is looking (a plain store, once per tick, on its own line).
     this.#tickI32[TICK_ACTIVITY_INDEX] = 1;
   }
@@ -313,10 +324,11 @@ export class Producer {
     const ctrl = this.#ctl[CTRL_INDEX]! & ~CTRL_WAITERS;
     if (ctrl !== this.#ctrlSeen && !this.#ctrlChanged(Atomics.load(this.#ctl, CTRL_INDEX))) return -1;
 
-    const ts = this.#now();
+    this.#stamp();
+    const ts = this.#times[RESERVED_TS]!;
     const size = eventLength(length);
     let write = this.#write;
-    let delta = ts - this.#times[0]!;
+    let delta = ts - this.#times[LAST_TS]!;
     let prefix = 0;
     let absolute = false;
     if (write === 0) {
@@ -358,7 +370,6 @@ export class Producer {
 
     this.#pending = true;
     this.#pendingSize = prefix + size;
-    this.#times[1] = ts;
     return at + payloadOffset(size);
   }
 
@@ -405,7 +416,7 @@ export class Producer {
       Atomics.store(this.#i32, (this.#pageBase + SUBBUF_COMMIT_OFFSET) >> 2, write);
       Atomics.store(ctl, this.#entriesArray + this.#tail, ++this.#pageEntries);
     }
-    this.#times[0] = this.#times[1]!;
+    this.#times[LAST_TS] = this.#times[RESERVED_TS]!;
     this.#absoluteNext = false;
     Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
     // Waiter bits share `ctrl`, so the load above also tells whether anyone waits. A waiter
