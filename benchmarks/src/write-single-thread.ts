@@ -151,7 +151,11 @@ class RawRing {
     return true;
   }
 
-  /** Baseline c: baseline a plus one plain load of the coarse time, stored as a ns delta in the header. */
+  /**
+   * Baseline c: baseline a plus one plain load of the coarse time, stored as a ns delta in the
+   * header. Written out like baseline b rather than sharing a helper: a double passed to a call
+   * V8 does not inline is boxed, which would add an allocation to the baseline.
+   */
   storeCoarse(payload: Uint8Array): boolean {
     const ns = this.#coarse[0]!;
     const delta = ns - this.#lastNs;
