@@ -173,6 +173,11 @@ export function rawStream(host: ConsumerHost, cpu: number, options: ConsumeOptio
   let lastId = m.readerId;
   let lastRead = m.readerRead;
   let pumping = false;
+  // Ends a pending wait when the stream is destroyed (with or without the caller's signal): a
+  // pending wait keeps the process alive.
+  const closed = new AbortController();
+  const abort = (): void => closed.abort();
+  options.signal?.addEventListener('abort', abort, { once: true });
   const stream = new Readable({
     read() {
       if (pumping) return;
@@ -194,8 +199,9 @@ export function rawStream(host: ConsumerHost, cpu: number, options: ConsumeOptio
               stream.push(null);
               return;
             }
-            if (options.signal?.aborted === true) return;
-            await waitAny([m], options.signal);
+            if (closed.signal.aborted) return;
+            await waitAny([m], closed.signal);
+            if (closed.signal.aborted) return;
           }
         } catch (err) {
           stream.destroy(err as Error);
@@ -205,10 +211,12 @@ export function rawStream(host: ConsumerHost, cpu: number, options: ConsumeOptio
       })();
     },
     destroy(err, callback) {
+      closed.abort();
+      options.signal?.removeEventListener('abort', abort);
       m.unmap();
       callback(err);
     },
   });
-  options.signal?.addEventListener('abort', () => stream.destroy(), { once: true });
+  closed.signal.addEventListener('abort', () => stream.destroy(), { once: true });
   return stream;
 }

@@ -3,6 +3,7 @@
  * like `trace_pipe`; `tb.rawStream(cpu)` is a Readable of kernel-format sub-buffers like
  * `trace_pipe_raw`. Both run on map + GET_READER + waits.
  */
+import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { SubbufReader, type TraceEvent, TraceBuffer } from '@tracebuf/core';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -76,6 +77,27 @@ async function subbufs(stream: AsyncIterable<unknown>, size: number): Promise<Ui
 }
 
 describe('tb.rawStream(cpu)', () => {
+  it('lets the process exit once it is destroyed while waiting for data (no signal given)', () => {
+    // The stream's pending wait keeps the process alive; destroy() must end it.
+    const script = `
+      import { TraceBuffer } from '@tracebuf/core';
+      const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 8 });
+      tb.producer(0).write(new Uint8Array(16));
+      const s = tb.rawStream(0);
+      s.on('data', () => {});
+      setTimeout(() => s.destroy(), 50);
+      s.once('close', () => console.log('closed'));
+    `;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: new URL('../../../', import.meta.url),
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    expect(run.signal, 'still running after 10 s: the destroyed stream kept the process alive').toBeNull();
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout.trim()).toBe('closed');
+  });
+
   it('streams kernel-format sub-buffers that decode to every event once', async () => {
     const tb = TraceBuffer.create({ cpus: 1, subbufSize: 4096, nrSubbufs: 8, clock: 'counter' });
     const p = tb.producer(0);
