@@ -86,6 +86,9 @@ const TICK_SEEN = 2;
 /** `#times[TICK_BASE]`: that tick on the buffer's time scale (ns since creation). */
 const TICK_BASE = 3;
 
+/** Stands in for the clock page of buffers whose clock is not `local` (never read then). */
+const NO_CLOCK_PAGE = new SharedArrayBuffer(CLOCK_PAGE_LENGTH);
+
 /** How a producer reaches the buffer-wide parts it needs (clock, wake-ups). */
 export interface ProducerContext {
   readonly overwrite: boolean;
@@ -170,7 +173,7 @@ export class Producer {
     this.#clockKind = ctx.clockKind;
     this.#monoOffsetNs = ctx.monoOffsetNs;
     this.#createdHrNs = ctx.createdHrNs;
-    const page = ctx.clockPage ?? new SharedArrayBuffer(CLOCK_PAGE_LENGTH);
+    const page = ctx.clockPage ?? NO_CLOCK_PAGE;
     this.#tickI32 = new Int32Array(page);
     this.#tickF64 = new Float64Array(page);
     this.#tickNs = this.#tickI32[TICK_LENGTH_INDEX]!;
