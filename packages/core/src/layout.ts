@@ -236,14 +236,17 @@ const line = (name: string): LayoutField => ({
 /**
  * Per-CPU control block: the kernel's `ring_buffer_per_cpu` fields that are shared between the
  * producer and readers. 64-bit counters are a little-endian (low, high) pair of 32-bit words
- * written by one side only (the low word first). The producer line and the reader line are on
- * separate cache lines.
+ * written by one side only (the low word first). The producer's lines and the reader line are
+ * separate cache lines, and the one word the producer stores per event (`wseq`) has a line of its
+ * own, apart from the words that change only when the tail moves.
  */
 export const CpuControlLayout = defineLayout(
   'per-CPU control block (private)',
   [
-    line('producer line'),
+    line('publish line'),
     w32('wseq', 'producer publish sequence: odd while the producer publishes or moves the tail'),
+    w32('pending_drops', 'drops of a still-full ring not yet folded into dropped_events (Atomics.add, no publish sequence)'),
+    line('crossing line'),
     w32('cross_seq', 'tail-move sequence: odd while the producer moves the tail (the words that change only then)'),
     w32('tail_page', 'id of the tail sub-buffer (being written; also the commit page)'),
     w32('base_page', 'the tail sub-buffer the two bases below were last brought up to'),
@@ -260,7 +263,6 @@ export const CpuControlLayout = defineLayout(
     w64('staged_push_bytes', 'entries_bytes_base after the head push in progress, staged likewise'),
     w32('staged_pages_lost', 'pages_lost after the head push in progress, staged likewise'),
     w32('staged_pages_touched', 'pages_touched for the sub-buffer named by base_page, staged before base_page is set'),
-    w32('pending_drops', 'drops of a still-full ring not yet folded into dropped_events (Atomics.add, no publish sequence)'),
     line('reader line'),
     w32('reader_lock', 'reader lock: 0 free, 1 held (serialises GET_READER, reset, map bookkeeping)'),
     w32('reader_page', 'id of the reader sub-buffer (outside the ring)'),
