@@ -259,13 +259,15 @@ export class CpuBuffer {
     if (data.byteLength < length) data.grow(length);
     new Uint8Array(data, 0, length).fill(0);
     const bankGen = ctl[BANK_GEN_INDEX]!;
-    // The control word survives (generation, recording off, a resetting bit held by the caller).
-    const keep = Atomics.load(ctl, CTRL_INDEX);
+    // The control word survives (recording off, a resetting bit held by the caller) with a new
+    // generation: a producer that still holds this bank from an earlier life reloads its state
+    // instead of writing on with offsets into the old ring.
+    const keep = (Atomics.load(ctl, CTRL_INDEX) + CTRL_GEN_UNIT) | 0;
     ctl.fill(0);
     ctl[CAPACITY_INDEX] = capacity;
     ctl[SUBBUF_SIZE_INDEX] = g.subbufSize;
     ctl[NR_SUBBUFS_INDEX] = g.nrSubbufs;
-    ctl[CTRL_INDEX] = keep;
+    Atomics.store(ctl, CTRL_INDEX, keep);
     Atomics.store(ctl, BANK_GEN_INDEX, (bankGen + 1) | 0);
     const cb = new CpuBuffer(0, data, control);
     cb.#initRing();

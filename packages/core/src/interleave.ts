@@ -21,6 +21,8 @@ export const InterleavePoint = {
   PRODUCER_PUSH_UPDATE: 'producer:push-update',
   /** Producer moving the tail: the move is staged and named (base_page); the new tail is not yet published. */
   PRODUCER_ENTER_PAGE: 'producer:enter-page',
+  /** Producer claiming its slot: it holds the view of a bank that was live; it reads the bank's control word and checks the bank still live next. */
+  PRODUCER_BIND: 'producer:bind',
   /** Producer publishing: wseq is odd; the commit word comes next. */
   PRODUCER_PUBLISH: 'producer:publish',
 } as const;

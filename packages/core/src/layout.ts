@@ -532,7 +532,7 @@ export const GLOBAL_CONTROL_LENGTH = GlobalControlLayout.length;
 export const AnchorLayout = defineLayout(
   'per-CPU anchor (private, after the buffer control block)',
   [
-    w32('layout_gen', 'bumped when the live bank or its geometry changes (views are rebuilt)'),
+    w32('layout_gen', 'seqlock of the live bank and its geometry: odd while a snapshot swap or a resize changes them (views are rebuilt)'),
     w32('live_bank', 'which bank (0 or 1) producers write and mappings map'),
     w32('claim', 'producer claim token, 0 when the slot is free'),
     w32('spare_ready', '1 while the spare bank holds a fresh empty ring for the next snapshot'),

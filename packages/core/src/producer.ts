@@ -182,7 +182,7 @@ export class Producer {
     this.#bind(cb);
     // (A new thread's clock continues a ring another thread may have written: resync anchors
     // the first event with an absolute stamp.)
-    this.#resync(Atomics.load(this.#ctl, CTRL_INDEX));
+    this.#resyncLive();
     if (this.#clockKind === ClockKind.LOCAL) {
       // Another thread may have stamped this ring earlier in the current tick, up to one tick
       // past it: start there, so that the ring's stamps never go back.
@@ -230,6 +230,26 @@ export class Producer {
     // a resynchronisation on a sub-buffer with data carries an absolute TIME_STAMP instead.
     this.#absoluteNext = this.#write > 0;
     this.#padded = false;
+  }
+
+  /**
+   * Loads the producer state from the bank that is live now. The control word is read first and
+   * the bank checked live after it: a snapshot swap that takes the bank out later first shuts
+   * producers out of it and then moves its generation on, which commit() sees. (Read the other
+   * way round, a swap completed in between would leave the producer writing, unchecked, into a
+   * bank no reader looks at any more, which the next snapshot then re-initialises under it.)
+   */
+  #resyncLive(): void {
+    for (;;) {
+      if (interleaveHook !== undefined) interleaveHook(InterleavePoint.PRODUCER_BIND, this.cpu);
+      const ctrl = Atomics.load(this.#ctl, CTRL_INDEX);
+      const live = this.#ctx.live(this.cpu);
+      if (live === this.#cb) {
+        this.#resync(ctrl);
+        return;
+      }
+      this.#bind(live);
+    }
   }
 
   /**

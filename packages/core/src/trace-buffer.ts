@@ -258,6 +258,9 @@ function checkHandle(handle: unknown): TraceBufferHandle {
 }
 
 /** A cpu slot in this thread: its banks, its anchor, and the view of the live bank. */
+/** Naps of the layout seqlock's reader (never notified). */
+const NAP_CELL = new Int32Array(new SharedArrayBuffer(4));
+
 interface Slot {
   readonly cpu: number;
   readonly banks: readonly BankHandle[];
@@ -300,9 +303,13 @@ export class TraceBuffer implements MappingHost {
     this.#global = new Int32Array(handle.global);
     this.#slots = handle.cpus.map((c, cpu) => {
       const anchor = anchorIndex(cpu);
-      const gen = Atomics.load(this.#global, anchor + LAYOUT_GEN_INDEX);
-      const bank = c.banks[this.isSnapshot ? 0 : Atomics.load(this.#global, anchor + LIVE_BANK_INDEX)]!;
-      return { cpu, banks: c.banks, anchor, cb: new CpuBuffer(cpu, bank.data, bank.control), gen };
+      if (this.isSnapshot) {
+        const bank = c.banks[0]!;
+        return { cpu, banks: c.banks, anchor, cb: new CpuBuffer(cpu, bank.data, bank.control), gen: 0 };
+      }
+      const slot = { cpu, banks: c.banks, anchor, cb: undefined as unknown as CpuBuffer, gen: -1 };
+      this.#rebuild(slot);
+      return slot;
     });
     const created = new Float64Array(handle.global)[CREATED_HR_F64_INDEX]!;
     this.#monoOffsetNs = monoOffsetNs(created);
@@ -357,12 +364,47 @@ export class TraceBuffer implements MappingHost {
       return slot.cb;
     }
     const gen = Atomics.load(this.#global, slot.anchor + LAYOUT_GEN_INDEX);
-    if (gen !== slot.gen) {
-      const bank = slot.banks[Atomics.load(this.#global, slot.anchor + LIVE_BANK_INDEX)]!;
-      slot.cb = new CpuBuffer(cpu, bank.data, bank.control);
-      slot.gen = gen;
-    }
+    // Odd: a swap or geometry change is in progress. Its old bank has producers shut out (its
+    // control word says so) and readers wait on its lock; the new view is built once it is done.
+    if (gen !== slot.gen && ((gen & 1) === 0 || slot.gen < 0)) this.#rebuild(slot);
     return slot.cb;
+  }
+
+  /**
+   * Builds the view of the live bank of `slot` inside a seqlock round on `layout_gen`: the
+   * generation is odd while a swap or a geometry change is in progress and moves on after it,
+   * so a view built from a bank that stopped being live meanwhile (and may be re-initialised
+   * under it by the next snapshot) is thrown away and built again.
+   */
+  #rebuild(slot: Slot): void {
+    const at = slot.anchor + LAYOUT_GEN_INDEX;
+    let since = 0;
+    for (let round = 0; ; round++) {
+      const gen = Atomics.load(this.#global, at);
+      if ((gen & 1) === 0) {
+        const bank = slot.banks[Atomics.load(this.#global, slot.anchor + LIVE_BANK_INDEX)]!;
+        let cb: CpuBuffer | undefined;
+        try {
+          cb = new CpuBuffer(slot.cpu, bank.data, bank.control);
+        } catch (err) {
+          if (Atomics.load(this.#global, at) === gen) throw err;
+        }
+        if (cb !== undefined && Atomics.load(this.#global, at) === gen) {
+          slot.cb = cb;
+          slot.gen = gen;
+          return;
+        }
+      }
+      // A change takes a few stores per CPU: nap rather than spin once it takes longer, and give
+      // up after a second (the thread that made the change died inside it).
+      if (round > 64) {
+        if (since === 0) since = performance.now();
+        else if (performance.now() - since > 1000) {
+          throw new TraceBufferError(ErrorCode.EFAULT, `a snapshot swap or geometry change did not finish: cpu=${slot.cpu}`);
+        }
+        Atomics.wait(NAP_CELL, 0, 0, 0.05);
+      }
+    }
   }
 
   #stillLive(cpu: number, cb: CpuBuffer): boolean {
@@ -710,6 +752,8 @@ export class TraceBuffer implements MappingHost {
         const liveIndex = Atomics.load(this.#global, slot.anchor + LIVE_BANK_INDEX);
         banks.push(slot.banks[liveIndex]!);
         gens.push(Atomics.load(olds[i]!.ctl, BANK_GEN_INDEX));
+        // layout_gen odd around the flip: see #rebuild.
+        Atomics.add(this.#global, slot.anchor + LAYOUT_GEN_INDEX, 1);
         Atomics.store(this.#global, slot.anchor + LIVE_BANK_INDEX, 1 - liveIndex);
         Atomics.store(this.#global, slot.anchor + SPARE_READY_INDEX, 0);
         Atomics.add(this.#global, slot.anchor + LAYOUT_GEN_INDEX, 1);
@@ -815,6 +859,8 @@ export class TraceBuffer implements MappingHost {
     cb.lockReader();
     try {
       cb.stopProducers();
+      // layout_gen odd while the geometry changes: see #rebuild.
+      Atomics.add(this.#global, this.#slots[cpu]!.anchor + LAYOUT_GEN_INDEX, 1);
       try {
         change(cb);
       } finally {

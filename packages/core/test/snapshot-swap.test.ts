@@ -6,7 +6,7 @@
  * memory (the older snapshot is then ESTALE).
  */
 import { Worker } from 'node:worker_threads';
-import { SubbufReader, TRACE_MMAP_IOCTL_GET_READER, TraceBuffer, type TraceBufferHandle } from '@tracebuf/core';
+import { InterleavePoint, SubbufReader, TRACE_MMAP_IOCTL_GET_READER, TraceBuffer, type TraceBufferHandle, setInterleaveHook } from '@tracebuf/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { seqPayload } from './support/drain.js';
 import { codeOf } from './support/errors.js';
@@ -25,6 +25,45 @@ function drainSeqs(tb: TraceBuffer): number[][] {
   tb.drainTo((cpu, _ts, payload) => out[cpu]!.push(seqOf(payload)));
   return out;
 }
+
+describe('a producer that claims its slot while a snapshot swaps the bank', () => {
+  // The claim reads the bank's control word and then checks that the bank is still live; a swap
+  // between the two used to leave the producer writing into the snapshot's bank (its commits
+  // passed: the old bank's generation had already moved on), so its events reached no reader.
+  const claimDuringSwap = (tb: TraceBuffer): { p: ReturnType<TraceBuffer['producer']>; snapshot: TraceBuffer } => {
+    let snapshot: TraceBuffer | undefined;
+    setInterleaveHook((point) => {
+      if (point === InterleavePoint.PRODUCER_BIND && snapshot === undefined) snapshot = tb.snapshot();
+    });
+    try {
+      const p = tb.producer(0);
+      expect(snapshot, 'the hook took a snapshot inside the claim').toBeDefined();
+      return { p, snapshot: snapshot! };
+    } finally {
+      setInterleaveHook(undefined);
+    }
+  };
+
+  it('writes into the new live ring, not into the snapshot', () => {
+    const tb = TraceBuffer.create({ cpus: 1, subbufSize: 4096, nrSubbufs: 4, overwrite: false });
+    const { p, snapshot } = claimDuringSwap(tb);
+    for (let seq = 1; seq <= 50; seq++) expect(p.write(seqPayload(40, seq))).toBe(true);
+    expect(drainSeqs(snapshot)[0]).toEqual([]);
+    expect(drainSeqs(tb)[0]).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+  });
+
+  it('loses nothing when later snapshots recycle the bank it first held', () => {
+    const tb = TraceBuffer.create({ cpus: 1, subbufSize: 4096, nrSubbufs: 4, overwrite: false });
+    const { p } = claimDuringSwap(tb);
+    const seen: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      for (let seq = round * 20 + 1; seq <= round * 20 + 20; seq++) expect(p.write(seqPayload(40, seq))).toBe(true);
+      seen.push(...drainSeqs(tb.snapshot())[0]!);
+    }
+    seen.push(...drainSeqs(tb)[0]!);
+    expect(seen).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
+  });
+});
 
 describe('tb.snapshot()', () => {
   it('keeps what was recorded; recording goes on in empty rings', () => {
@@ -124,21 +163,31 @@ describe('tb.snapshot()', () => {
     tb.disarmSnapshot();
   });
 
-  it('under stress: snapshots while producer workers write lose nothing and corrupt nothing', async () => {
+  /**
+   * One round: two producer workers attach, claim and write `count` events while the main thread
+   * takes snapshots back to back; every committed event must turn up exactly once, in order.
+   */
+  async function snapshotRound(count: number): Promise<{ snapshots: number }> {
     const tb = TraceBuffer.create({ cpus: 2, subbufSize: 4096, nrSubbufs: 64, overwrite: false });
-    const count = 30_000;
-    const done = [0, 1].map((cpu) => {
+    const round = [0, 1].map((cpu) => {
       const w = new Worker(new URL('./fixtures/producer-worker.mjs', import.meta.url), {
         workerData: { handle: tb.handle, cpu, count, minLength: 16, maxLength: 80, retryWhenFull: false },
       });
       workers.add(w);
-      return new Promise<{ written: number; dropped: number }>((resolve, reject) => {
-        w.once('message', resolve);
-        w.once('error', reject);
-      });
+      return {
+        w,
+        done: new Promise<{ written: number; dropped: number }>((resolve, reject) => {
+          w.once('message', resolve);
+          w.once('error', reject);
+        }),
+      };
     });
+    const done = round.map((r) => r.done);
     let finished = false;
-    void Promise.all(done).then(() => (finished = true));
+    void Promise.all(done).then(
+      () => (finished = true),
+      () => (finished = true),
+    );
     const seen = [new Set<number>(), new Set<number>()];
     const last = [0, 0];
     const collect = (b: TraceBuffer): void => {
@@ -162,7 +211,29 @@ describe('tb.snapshot()', () => {
     collect(tb.snapshot());
     collect(tb);
     const results = await Promise.all(done);
-    for (const cpu of [0, 1]) expect(seen[cpu]!.size).toBe(results[cpu]!.written);
+    for (const cpu of [0, 1]) {
+      expect(seen[cpu]!.size, `cpu ${cpu}: events seen of those written (${results[cpu]!.dropped} dropped)`).toBe(results[cpu]!.written);
+    }
+    for (const r of round) {
+      await r.w.terminate();
+      workers.delete(r.w);
+    }
+    return { snapshots };
+  }
+
+  it('under stress: snapshots while producer workers write lose nothing and corrupt nothing', async () => {
+    const { snapshots } = await snapshotRound(30_000);
     expect(snapshots).toBeGreaterThan(1);
+  });
+
+  it('under stress: workers that attach and claim while snapshots swap the banks write into the live ring (TRACEBUF_STRESS_MS)', async () => {
+    // The claim and the view of the live bank race the swap; each round starts two workers.
+    const until = Date.now() + Number(process.env['TRACEBUF_STRESS_MS'] ?? 1000);
+    let rounds = 0;
+    do {
+      await snapshotRound(3_000);
+      rounds++;
+    } while (Date.now() < until);
+    expect(rounds).toBeGreaterThan(0);
   });
 });
