@@ -441,7 +441,10 @@ export class Producer {
     }
     this.#times[LAST_TS] = this.#times[RESERVED_TS]!;
     this.#absoluteNext = false;
-    Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
+    // Even again: publishes the stores above. Plain on x86, whose stores become visible in
+    // program order; the full fence the Dekker pair with reset() needs is the odd store above
+    // (design §3.2).
+    put(ctl, WSEQ_INDEX, ++this.#seq);
     // Waiter bits share `ctrl`, so the load above also tells whether anyone waits. A waiter
     // that registers after it re-checks the buffer, which waits for the even wseq above.
     if ((ctrl & CTRL_WAITERS) !== 0) this.#wakeups();
