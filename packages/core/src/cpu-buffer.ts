@@ -80,6 +80,8 @@ import {
   SUBBUF_SIZE_INDEX,
   SUBBUF_TIME_STAMP_OFFSET,
   TAIL_PAGE_INDEX,
+  TIME_EVENT_LENGTH,
+  EventType,
   WSEQ_INDEX,
   cpuControlLength,
   type LinkFormat,
@@ -328,7 +330,7 @@ export class CpuBuffer {
    * Copies the producer's counters with one seqlock round on `wseq`: the producer changes them
    * only while `wseq` is odd. Returns a reused object (valid until the next call).
    */
-  writerSnapshot(): WriterSnapshot {
+  writerSnapshot(consistent = true): WriterSnapshot {
     const ctl = this.ctl;
     const s = this.#snap;
     // Two rounds, so that a producer writing flat out does not starve the reader: the words that
@@ -345,7 +347,7 @@ export class CpuBuffer {
         s.droppedEvents = get64(ctl, DROPPED_EVENTS_INDEX) + (get(ctl, PENDING_DROPS_INDEX) >>> 0);
         s.pagesTouched = get(ctl, PAGES_TOUCHED_INDEX) >>> 0;
         s.pagesLost = get(ctl, PAGES_LOST_INDEX) >>> 0;
-        const page = this.#readPage(tail);
+        const page = consistent ? this.#readPage(tail) : this.#peekPage(tail);
         if (Atomics.load(ctl, CROSS_SEQ_INDEX) === cross) {
           s.tailPage = tail;
           s.write = page.length;
@@ -378,6 +380,67 @@ export class CpuBuffer {
     }
   }
 
+  /**
+   * Committed length and data-event count of sub-buffer `id` without a `wseq` round: the count
+   * first, then the length (the producer stores them in the other order), so the count never
+   * covers an event beyond the length but may miss the one being published. For the hot
+   * reader paths (GET_READER, the meta page), where a seqlock round on the word the producer
+   * stores per event would fail again and again against a producer writing flat out (each
+   * round's loads are cache misses longer than the time between two events) and take the
+   * producer's lines away at every try. Returns a reused object.
+   */
+  #peekPage(id: number): { length: number; entries: number } {
+    const out = this.#pageRead;
+    out.entries = Atomics.load(this.ctl, this.entriesBase + id);
+    out.length = Atomics.load(this.i32, (this.subbufOffset(id) + SUBBUF_COMMIT_OFFSET) >> 2) & COMMIT_LENGTH_MASK;
+    return out;
+  }
+
+  /**
+   * The reader sub-buffer's committed length and event count, consistent with each other,
+   * without a `wseq` round. Once the producer has left it (the tail is elsewhere) both are
+   * final: the producer never comes back to the reader sub-buffer. While the producer is on it,
+   * the length is read once and the events after what the reader already counted are counted
+   * by walking their headers up to it, as the kernel's GET_READER walks its reader page.
+   */
+  #readReaderPage(reader: number): { length: number; entries: number } {
+    const ctl = this.ctl;
+    const out = this.#pageRead;
+    if (Atomics.load(ctl, TAIL_PAGE_INDEX) !== reader) {
+      out.length = Atomics.load(this.i32, (this.subbufOffset(reader) + SUBBUF_COMMIT_OFFSET) >> 2) & COMMIT_LENGTH_MASK;
+      out.entries = Atomics.load(ctl, this.entriesBase + reader);
+      return out;
+    }
+    const from = ctl[READER_READ_INDEX]!;
+    const length = Atomics.load(this.i32, (this.subbufOffset(reader) + SUBBUF_COMMIT_OFFSET) >> 2) & COMMIT_LENGTH_MASK;
+    out.length = length;
+    out.entries = ctl[READER_READ_ENTRIES_INDEX]! + (length > from ? this.#countEvents(reader, from, length) : 0);
+    return out;
+  }
+
+  /** Data events in bytes `from..to` of sub-buffer `id`'s data (committed, whole events). */
+  #countEvents(id: number, from: number, to: number): number {
+    const i32 = this.i32;
+    const base = this.subbufOffset(id) + SUBBUF_DATA_OFFSET;
+    let at = from;
+    let events = 0;
+    while (at < to) {
+      const word = i32[(base + at) >> 2]!;
+      const typeLen = word & 31;
+      if (typeLen === EventType.TIME_EXTEND || typeLen === EventType.TIME_STAMP) {
+        at += TIME_EVENT_LENGTH;
+      } else if (typeLen === EventType.PADDING) {
+        // A null padding runs to the end; a discarded event has its length after the header.
+        if (word >>> 5 === 0) break;
+        at += i32[((base + at) >> 2) + 1]! + 4;
+      } else {
+        events++;
+        at += typeLen === 0 ? i32[((base + at) >> 2) + 1]! + 4 : typeLen * 4 + 4;
+      }
+    }
+    return events;
+  }
+
   /** Committed length and data-event count of sub-buffer `id`, read consistently (a copy). */
   readPage(id: number): { length: number; entries: number } {
     const page = this.#readPage(id);
@@ -407,7 +470,7 @@ export class CpuBuffer {
 
   /** True when no committed event is unread: `entries − (overrun + read) == 0`. */
   #empty(): boolean {
-    const w = this.writerSnapshot();
+    const w = this.writerSnapshot(false);
     return w.entries - w.overrun - read64(this.ctl, READ_INDEX) === 0;
   }
 
@@ -459,7 +522,7 @@ export class CpuBuffer {
     const ctl = this.ctl;
     for (let attempt = 0; attempt < 3; attempt++) {
       const reader = ctl[READER_PAGE_INDEX]!;
-      const page = this.#readPage(reader);
+      const page = this.#readReaderPage(reader);
       if (ctl[READER_READ_INDEX]! < page.length) return reader;
       if (Atomics.load(ctl, TAIL_PAGE_INDEX) === reader) return -1;
       if (this.#empty()) return -1;
@@ -481,7 +544,7 @@ export class CpuBuffer {
         const own = Atomics.load(ctl, this.nextBase + reader);
         Atomics.store(ctl, this.nextBase + reader, makeLink(f, next, PageFlag.HEAD, linkGen(f, own) + 1));
         ctl[this.prevBase + reader] = prev;
-        overrun = this.writerSnapshot().overrun;
+        overrun = this.writerSnapshot(false).overrun;
         if (interleaveHook !== undefined) interleaveHook(InterleavePoint.READER_SWAP_BEFORE_CAS, this.cpu);
         // The exact value seen, generation included: a producer that went round the ring meanwhile
         // set HEAD here again with a newer generation, and this fails (no ABA).
@@ -538,10 +601,11 @@ export class CpuBuffer {
     const ctl = this.ctl;
     this.lockReader();
     try {
+      if (this.#getReaderOnTail()) return;
       for (;;) {
         if (this.#empty()) break;
         const reader = ctl[READER_PAGE_INDEX]!;
-        const page = this.#readPage(reader);
+        const page = this.#readReaderPage(reader);
         if (interleaveHook !== undefined) interleaveHook(InterleavePoint.READER_AFTER_READ_PAGE, this.cpu);
         const readerRead = ctl[READER_READ_INDEX]!;
         if (readerRead < page.length) {
@@ -570,19 +634,62 @@ export class CpuBuffer {
   }
 
   /**
+   * GET_READER while the producer writes on the reader sub-buffer (the consumer has caught up):
+   * hands out what was committed there since the last call and refreshes the meta page, reading
+   * only the crossing line (inside a `cross_seq` round: the tail stays put), the commit word,
+   * the new events and, for the meta page, the sub-buffer's event count — never `wseq`, so it
+   * does not wait for a publish in progress (as the kernel's reader does not wait for its
+   * writer). Returns false (nothing done) when the reader is elsewhere or the tail moved
+   * meanwhile; the general path runs then. Caller holds the lock.
+   */
+  #getReaderOnTail(): boolean {
+    const ctl = this.ctl;
+    const cross = Atomics.load(ctl, CROSS_SEQ_INDEX);
+    if ((cross & 1) !== 0) return false;
+    const reader = ctl[READER_PAGE_INDEX]!;
+    if (get(ctl, TAIL_PAGE_INDEX) !== reader) return false;
+    const entriesBase = get64(ctl, ENTRIES_BASE_INDEX);
+    const overrun = get64(ctl, OVERRUN_INDEX);
+    const length = Atomics.load(this.i32, (this.subbufOffset(reader) + SUBBUF_COMMIT_OFFSET) >> 2) & COMMIT_LENGTH_MASK;
+    if (Atomics.load(ctl, CROSS_SEQ_INDEX) !== cross) return false;
+    if (interleaveHook !== undefined) interleaveHook(InterleavePoint.READER_AFTER_READ_PAGE, this.cpu);
+    const readerRead = ctl[READER_READ_INDEX]!;
+    let readerEntries = ctl[READER_READ_ENTRIES_INDEX]!;
+    if (readerRead < length) {
+      const events = this.#countEvents(reader, readerRead, length);
+      write64(ctl, READ_INDEX, read64(ctl, READ_INDEX) + events);
+      write64(ctl, READ_BYTES_INDEX, read64(ctl, READ_BYTES_INDEX) + length - readerRead);
+      readerEntries += events;
+      ctl[READER_READ_INDEX] = length;
+      ctl[READER_READ_ENTRIES_INDEX] = readerEntries;
+    }
+    // The meta page's entries as the kernel's: the count now, which may include events
+    // committed after the length above (the count lags the commit word by at most the event
+    // being published, hence the max). A tail move meanwhile: the general refresh.
+    const entries = entriesBase + Math.max(readerEntries, Atomics.load(ctl, this.entriesBase + reader));
+    if (Atomics.load(ctl, CROSS_SEQ_INDEX) === cross) this.#writeMeta(entries, overrun);
+    else this.refreshMeta();
+    return true;
+  }
+
+  /**
    * Writes the live values into the meta page (kernel-semantics §5.2): at map, at the end of every
    * GET_READER, at reset. Caller holds the reader lock.
    */
   refreshMeta(): void {
+    const w = this.writerSnapshot(false);
+    this.#writeMeta(w.entries, w.overrun);
+  }
+
+  #writeMeta(entries: number, overrun: number): void {
     const v = this.view;
     const ctl = this.ctl;
-    const w = this.writerSnapshot();
     setU64(v, META_READER_LOST_EVENTS_OFFSET, read64(ctl, LOST_EVENTS_INDEX));
     v.setUint32(META_READER_ID_OFFSET, ctl[READER_PAGE_INDEX]!, true);
     v.setUint32(META_READER_READ_OFFSET, ctl[READER_READ_INDEX]!, true);
     setU64(v, META_FLAGS_OFFSET, 0);
-    setU64(v, META_ENTRIES_OFFSET, w.entries);
-    setU64(v, META_OVERRUN_OFFSET, w.overrun);
+    setU64(v, META_ENTRIES_OFFSET, entries);
+    setU64(v, META_OVERRUN_OFFSET, overrun);
     setU64(v, META_READ_OFFSET, read64(ctl, READ_INDEX));
   }
 
