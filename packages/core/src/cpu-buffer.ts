@@ -525,7 +525,8 @@ export class CpuBuffer {
       const page = this.#readReaderPage(reader);
       if (ctl[READER_READ_INDEX]! < page.length) return reader;
       if (Atomics.load(ctl, TAIL_PAGE_INDEX) === reader) return -1;
-      if (this.#empty()) return -1;
+      // (The caller has just found the buffer not empty: look again only on a retry.)
+      if (attempt > 0 && this.#empty()) return -1;
 
       // The old reader sub-buffer goes back into the ring: the producer resets it when it
       // moves onto it; its counts restart now.
@@ -602,8 +603,10 @@ export class CpuBuffer {
     this.lockReader();
     try {
       if (this.#getReaderOnTail()) return;
-      for (;;) {
-        if (this.#empty()) break;
+      for (let swappedIn = false; ; ) {
+        // (Right after a swap the new reader sub-buffer has data: no need to look, once.)
+        if (!swappedIn && this.#empty()) break;
+        swappedIn = false;
         const reader = ctl[READER_PAGE_INDEX]!;
         const page = this.#readReaderPage(reader);
         if (interleaveHook !== undefined) interleaveHook(InterleavePoint.READER_AFTER_READ_PAGE, this.cpu);
@@ -618,6 +621,7 @@ export class CpuBuffer {
         if (Atomics.load(ctl, TAIL_PAGE_INDEX) === reader) break;
         const swapped = this.#getReaderPage();
         if (swapped < 0) break;
+        swappedIn = true;
         // The producer added to the reader sub-buffer and left it meanwhile: hand that out.
         if (swapped === reader) continue;
         const lost = read64(ctl, LOST_EVENTS_INDEX);
