@@ -12,6 +12,8 @@ import type { MessagePort } from 'node:worker_threads';
 export const StreamVariant = {
   /** `producer.write(payload)` per event into tracebuf (producer/consumer mode), GET_READER + SubbufReader on the consumer. */
   TRACEBUF: 'tracebuf write/event',
+  /** `producer.writeMany(records, length)` of 64 events at a time (issue 8's batched write), same consumer. */
+  TRACEBUF_MANY: 'tracebuf writeMany ×64',
   /** ringbuf.js `RingBuffer` (SPSC, Uint8Array over a SharedArrayBuffer), pushes of 64 events. */
   RINGBUF: 'ringbuf.js SPSC ×64',
   /** `port.postMessage(batch, [batch.buffer])` of 1024 events in a fresh typed array. */

@@ -98,6 +98,21 @@ export function counterNext(global: Int32Array): number {
   return halves * HALF + (low & 0x7fff_ffff) + 1;
 }
 
+/**
+ * Takes `n` (1..2^30) consecutive values of the counter clock with one `Atomics.add`; returns the
+ * first (the others follow it one by one). The half-epoch bookkeeping is {@link counterNext}'s:
+ * the caller whose block crosses into a new half bumps it; a reader that sees it late or early
+ * corrects by the parity of its own low word.
+ */
+export function counterNextN(global: Int32Array, n: number): number {
+  const low = Atomics.add(global, COUNTER_LO_INDEX, n) >>> 0;
+  if ((low & 0x7fff_ffff) + n > 0x7fff_ffff) Atomics.add(global, COUNTER_HALVES_INDEX, 1);
+  let halves = Atomics.load(global, COUNTER_HALVES_INDEX) >>> 0;
+  const half = low >>> 31;
+  if ((halves & 1) !== half) halves += (low & 0x7fff_ffff) < 0x4000_0000 ? 1 : -1;
+  return halves * HALF + (low & 0x7fff_ffff) + 1;
+}
+
 /** Reads the counter clock without advancing it. */
 export function counterPeek(global: Int32Array): number {
   const low = Atomics.load(global, COUNTER_LO_INDEX) >>> 0;

@@ -9,7 +9,7 @@
  * @packageDocumentation
  */
 import { endianness } from 'node:os';
-import { counterNext, ClockKind, wakeLocalClock } from './clock.js';
+import { counterNext, counterNextN, ClockKind, wakeLocalClock } from './clock.js';
 import { STORES_IN_ORDER, load64, put, put64, write64 } from './counters.js';
 import type { CpuBuffer } from './cpu-buffer.js';
 import { InterleavePoint, interleaveHook } from './interleave.js';
@@ -85,6 +85,8 @@ const RESERVED_TS = 1;
 const TICK_SEEN = 2;
 /** `#times[TICK_BASE]`: that tick on the buffer's time scale (ns since creation). */
 const TICK_BASE = 3;
+/** `#times[BLOCK_NEXT]`: the next value of a block of `counter` stamps writeMany() took. */
+const BLOCK_NEXT = 4;
 
 /** Stands in for the clock page of buffers whose clock is not `local` (never read then). */
 const NO_CLOCK_PAGE = new SharedArrayBuffer(CLOCK_PAGE_LENGTH);
@@ -157,11 +159,20 @@ export class Producer {
   /** Producer/consumer mode: the tail was padded by a drop and the ring was still full. */
   #padded = false;
 
+  // writeMany(): events appended since the last publish, and those published by the call so far.
+  #staged = 0;
+  #batchDone = 0;
+  /** writeMany(): a word view of the caller's last records buffer (rebuilt only for another buffer). */
+  #srcBuffer: ArrayBufferLike | undefined;
+  #src32: Int32Array<ArrayBufferLike> = new Int32Array(0);
+
   // The reservation in flight (between reserve and commit).
   #pending = false;
   #pendingSize = 0;
   /** Timestamps and `local` clock state, indexed by LAST_TS..TICK_BASE: doubles kept unboxed. */
-  readonly #times = Float64Array.of(0, 0, Number.NaN, 0);
+  readonly #times = Float64Array.of(0, 0, Number.NaN, 0, 0);
+  /** Values left in the block of `counter` stamps writeMany() took (0: take them one by one). */
+  #blockLeft = 0;
   #released = false;
 
   /** @internal Use `TraceBuffer.producer()`. */
@@ -282,9 +293,14 @@ export class Producer {
       // The tick, or 1 ns after the last stamp while that stays inside the tick (stamps of a
       // tick stay below the next tick; past that, equal stamps).
       times[RESERVED_TS] = base > last ? base : last + 1 < base + this.#tickNs ? last + 1 : last;
+    } else if (this.#clockKind === ClockKind.MONO) {
+      times[RESERVED_TS] = Math.floor(performance.now() * 1e6 + this.#monoOffsetNs);
+    } else if (this.#blockLeft !== 0) {
+      this.#blockLeft--;
+      times[RESERVED_TS] = times[BLOCK_NEXT]!;
+      times[BLOCK_NEXT] = times[BLOCK_NEXT]! + 1;
     } else {
-      times[RESERVED_TS] =
-        this.#clockKind === ClockKind.MONO ? Math.floor(performance.now() * 1e6 + this.#monoOffsetNs) : counterNext(this.#global);
+      times[RESERVED_TS] = counterNext(this.#global);
     }
   }
 
@@ -365,6 +381,8 @@ export class Producer {
       delta = 0;
     }
     if (write + prefix + size > this.#dataSize) {
+      // writeMany(): what it appended to this sub-buffer is published before the tail moves on.
+      if (this.#staged !== 0 && !this.#publishStaged()) return -1;
       if (!this.#moveTail()) return -1;
       write = 0;
       delta = 0;
@@ -447,6 +465,105 @@ export class Producer {
     put(ctl, WSEQ_INDEX, ++this.#seq);
     // Waiter bits share `ctrl`, so the load above also tells whether anyone waits. A waiter
     // that registers after it re-checks the buffer, which waits for the even wseq above.
+    if ((ctrl & CTRL_WAITERS) !== 0) this.#wakeups();
+    return true;
+  }
+
+  /**
+   * Writes `count` events of `recordLength` bytes each, taken one after another from `records`
+   * (the first `count × recordLength` bytes; by default as many whole records as it holds), and
+   * publishes them together: one publish sequence per sub-buffer they land on instead of one per
+   * event. Each event is stamped like a `write()` of its own (the clock is read per event) and
+   * is a separate event for every reader. Nothing of an unpublished group is visible, so readers
+   * see whole groups, at most a sub-buffer's worth later than with `write()`; `consume()` and
+   * GET_READER may hand out the first events of a call before the last are written.
+   *
+   * Returns how many events were committed: all of them, or fewer when the ring filled up in
+   * producer/consumer mode, recording went off or a reset began (then the first that many were
+   * written and the rest were not; retry with the rest as with `write()`). `EINVAL` (nothing
+   * written) for a record length beyond {@link maxPayload}, a count that the bytes do not hold,
+   * or records that are not a Uint8Array. Allocates nothing.
+   */
+  writeMany(records: Uint8Array, recordLength: number, count?: number): number {
+    if (!(records instanceof Uint8Array)) invalid('records must be a Uint8Array', 'records', records);
+    if (!Number.isInteger(recordLength) || recordLength < 0 || recordLength > this.maxPayload) {
+      // A longer record may fit a sub-buffer size set meanwhile: look before refusing.
+      const ctrl = Atomics.load(this.#ctl, CTRL_INDEX);
+      if (Number.isInteger(recordLength) && (ctrl & ~CTRL_WAITERS) !== this.#ctrlSeen) this.#ctrlChanged(ctrl);
+      if (!Number.isInteger(recordLength) || recordLength < 0 || recordLength > this.maxPayload) {
+        invalid(`recordLength must be an integer 0..${this.maxPayload}`, 'recordLength', recordLength);
+      }
+    }
+    const most = recordLength === 0 ? 0 : Math.floor(records.length / recordLength);
+    const n = count ?? most;
+    if (!Number.isInteger(n) || n < 0 || n > most) invalid(`count must be an integer 0..${most} (whole records in ${records.length} bytes)`, 'count', count);
+    this.#batchDone = 0;
+    // Whole 32-bit words when the records allow it (as write() does for small payloads).
+    const words = LITTLE_ENDIAN && (records.byteOffset & 3) === 0 && (recordLength & 3) === 0;
+    if (words && (this.#srcBuffer !== records.buffer || this.#src32.length < (records.byteOffset + n * recordLength) >> 2)) {
+      this.#srcBuffer = records.buffer;
+      this.#src32 = new Int32Array(records.buffer, 0, records.buffer.byteLength >> 2);
+    }
+    const src32 = this.#src32;
+    const first32 = records.byteOffset >> 2;
+    if (this.#clockKind === ClockKind.COUNTER && n > 1) {
+      // One Atomics.add for the whole call: consecutive stamps (those of events not written in
+      // the end are simply not used).
+      this.#times[BLOCK_NEXT] = counterNextN(this.#global, n);
+      this.#blockLeft = n;
+    }
+    for (let i = 0, from = 0; i < n; i++, from += recordLength) {
+      const at = this.#reserve(recordLength);
+      if (at < 0) break;
+      // (this.#i32 / #u8, not copies taken before the loop: #reserve may rebind after a resize or swap.)
+      if (words) {
+        const dst = this.#i32;
+        const d = at >> 2;
+        const s = first32 + (from >> 2);
+        for (let k = 0, m = recordLength >> 2; k < m; k++) dst[d + k] = src32[s + k]!;
+      } else {
+        const dst = this.#u8;
+        for (let j = 0; j < recordLength; j++) dst[at + j] = records[from + j]!;
+      }
+      // Staged: committed locally; published with the rest of this sub-buffer's group.
+      this.#pending = false;
+      this.#write += this.#pendingSize;
+      this.#pageEntries++;
+      this.#times[LAST_TS] = this.#times[RESERVED_TS]!;
+      this.#absoluteNext = false;
+      this.#staged++;
+    }
+    this.#blockLeft = 0;
+    if (this.#staged !== 0) this.#publishStaged();
+    return this.#batchDone;
+  }
+
+  /**
+   * Publishes the events writeMany() staged on the tail sub-buffer: one publish sequence, as
+   * commit()'s. Refused (false, and they are dropped: the state reloads at the next reserve)
+   * when a reset or a swap began since they were reserved.
+   */
+  #publishStaged(): boolean {
+    const ctl = this.#ctl;
+    const staged = this.#staged;
+    this.#staged = 0;
+    Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
+    const ctrl = STORES_IN_ORDER ? ctl[CTRL_INDEX]! : Atomics.load(ctl, CTRL_INDEX);
+    if (((ctrl ^ this.#ctrlSeen) & (CTRL_GEN_MASK | CTRL_RESETTING)) !== 0) {
+      Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
+      // Make the next reserve reload the producer state (the local one counted the dropped events).
+      this.#ctrlSeen = ~ctrl & CTRL_GEN_MASK;
+      return false;
+    }
+    if (STORES_IN_ORDER) {
+      this.#i32[(this.#pageBase + SUBBUF_COMMIT_OFFSET) >> 2] = this.#write;
+      ctl[this.#entriesArray + this.#tail] = this.#pageEntries;
+    } else {
+      Atomics.store(this.#i32, (this.#pageBase + SUBBUF_COMMIT_OFFSET) >> 2, this.#write);
+      Atomics.store(ctl, this.#entriesArray + this.#tail, this.#pageEntries);
+    }
+    put(ctl, WSEQ_INDEX, ++this.#seq);
+    this.#batchDone += staged;
     if ((ctrl & CTRL_WAITERS) !== 0) this.#wakeups();
     return true;
   }
