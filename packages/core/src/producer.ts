@@ -362,8 +362,12 @@ export class Producer {
     // kernel has the same window); commit() re-checks the generation with an Atomics.load.
     const ctrl = this.#ctl[CTRL_INDEX]! & ~CTRL_WAITERS;
     if (ctrl !== this.#ctrlSeen && !this.#ctrlChanged(Atomics.load(this.#ctl, CTRL_INDEX))) return -1;
-
     this.#stamp();
+    return this.#reserveStamped(length);
+  }
+
+  /** The rest of reserve, for the stamp in `#times[RESERVED_TS]` (also writeMany's slow case). */
+  #reserveStamped(length: number): number {
     const ts = this.#times[RESERVED_TS]!;
     const size = eventLength(length);
     let write = this.#write;
@@ -497,6 +501,7 @@ export class Producer {
     const most = recordLength === 0 ? 0 : Math.floor(records.length / recordLength);
     const n = count ?? most;
     if (!Number.isInteger(n) || n < 0 || n > most) invalid(`count must be an integer 0..${most} (whole records in ${records.length} bytes)`, 'count', count);
+    if (this.#pending || this.#released) this.#badReserve(recordLength);
     this.#batchDone = 0;
     // Whole 32-bit words when the records allow it (as write() does for small payloads).
     const words = LITTLE_ENDIAN && (records.byteOffset & 3) === 0 && (recordLength & 3) === 0;
@@ -512,15 +517,54 @@ export class Producer {
       this.#times[BLOCK_NEXT] = counterNextN(this.#global, n);
       this.#blockLeft = n;
     }
+    const size = eventLength(recordLength);
+    const typeLen = dataTypeLen(size);
+    const payloadAt = payloadOffset(size);
+    const times = this.#times;
     for (let i = 0, from = 0; i < n; i++, from += recordLength) {
-      const at = this.#reserve(recordLength);
+      let at: number;
+      // The common case inline: the event fits the tail sub-buffer after an event of this
+      // producer (room kept for a TIME_EXTEND), recording on and no reset since. Otherwise, or
+      // for a delta beyond the header's 27 bits, the general reserve.
+      if (
+        this.#write !== 0 &&
+        !this.#absoluteNext &&
+        this.#write + size + TIME_EVENT_LENGTH <= this.#dataSize &&
+        (this.#ctl[CTRL_INDEX]! & ~CTRL_WAITERS) === this.#ctrlSeen
+      ) {
+        this.#stamp();
+        const ts = times[RESERVED_TS]!;
+        const delta = ts - times[LAST_TS]!;
+        if (delta > TIME_DELTA_MAX) {
+          // (Rare: more than 134 ms since the last event: the general placement, with this stamp.)
+          at = this.#reserveStamped(recordLength);
+        } else {
+          at = this.#pageBase + SUBBUF_DATA_OFFSET + this.#write;
+          const i32 = this.#i32;
+          i32[at >> 2] = typeLen | ((delta < 0 ? 0 : delta) << 5);
+          if (typeLen === 0) i32[(at >> 2) + 1] = size - 4;
+          at += payloadAt;
+          this.#pendingSize = size;
+        }
+      } else {
+        at = this.#reserve(recordLength);
+      }
       if (at < 0) break;
       // (this.#i32 / #u8, not copies taken before the loop: #reserve may rebind after a resize or swap.)
       if (words) {
         const dst = this.#i32;
         const d = at >> 2;
         const s = first32 + (from >> 2);
-        for (let k = 0, m = recordLength >> 2; k < m; k++) dst[d + k] = src32[s + k]!;
+        const m = recordLength >> 2;
+        let k = 0;
+        // Four words per round: several times faster than one per round into shared memory.
+        for (; k + 4 <= m; k += 4) {
+          dst[d + k] = src32[s + k]!;
+          dst[d + k + 1] = src32[s + k + 1]!;
+          dst[d + k + 2] = src32[s + k + 2]!;
+          dst[d + k + 3] = src32[s + k + 3]!;
+        }
+        for (; k < m; k++) dst[d + k] = src32[s + k]!;
       } else {
         const dst = this.#u8;
         for (let j = 0; j < recordLength; j++) dst[at + j] = records[from + j]!;
