@@ -638,6 +638,14 @@ export class CpuBuffer {
   }
 
   /**
+   * True when the reader sub-buffer is the one the producer writes (the reader has caught up).
+   * Reads the reader's own line and the crossing line only; a hint, not under the lock.
+   */
+  readerOnTail(): boolean {
+    return this.ctl[READER_PAGE_INDEX] === Atomics.load(this.ctl, TAIL_PAGE_INDEX);
+  }
+
+  /**
    * GET_READER while the producer writes on the reader sub-buffer (the consumer has caught up):
    * hands out what was committed there since the last call and refreshes the meta page, reading
    * only the crossing line (inside a `cross_seq` round: the tail stays put), the commit word,

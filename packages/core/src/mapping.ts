@@ -9,6 +9,7 @@
  * @packageDocumentation
  */
 import type { CpuBuffer } from './cpu-buffer.js';
+import { busyWaitNs } from './pace.js';
 import { ErrorCode, TraceBufferError, invalid } from './errors.js';
 import {
   META_ENTRIES_OFFSET,
@@ -109,8 +110,8 @@ function checkRange(cb: CpuBuffer, offset: unknown, length: unknown): void {
 export interface MappingHost {
   /** Wakes every waiter of the CPU buffer (`ioctl(fd, 0)`). */
   wake(cpu: number): void;
-  /** The buffer's configuration (for `bufferPercent`). */
-  readonly config: { readonly bufferPercent: number };
+  /** The buffer's configuration (for `bufferPercent` and `readerPaceNs`). */
+  readonly config: { readonly bufferPercent: number; readonly readerPaceNs?: number };
 }
 
 /** Options of {@link Mapping.wait}. */
@@ -262,6 +263,8 @@ export class Mapping {
       return 0;
     }
     this.#checkMapped();
+    const pace = this.#host.config.readerPaceNs ?? 0;
+    if (pace !== 0 && this.#cb.readerOnTail()) busyWaitNs(pace);
     this.#cb.getReader();
     return 0;
   }

@@ -84,6 +84,16 @@ export interface TraceBufferOptions {
   /** Watermark for waits, 0..100 (percent of the ring's sub-buffers dirty). Default 50. */
   bufferPercent?: number;
   /**
+   * How long GET_READER lets pass (busy, touching no shared memory) before it looks, when the
+   * reader is on the sub-buffer the producer writes, in ns: 0..100000. Default 2000. A consumer
+   * that calls GET_READER in a loop once it has caught up would otherwise read the producer's
+   * newest cache lines every microsecond and slow it down by about half; spaced this much, by
+   * under a fifth (benchmarks/README.md, consumer-slowdown). It adds that much to a call made
+   * while caught up, and nothing to a call that hands out a sub-buffer the producer has left.
+   * The kernel's own GET_READER is a system call, which spaces such a loop by itself.
+   */
+  readerPaceNs?: number;
+  /**
    * Most bytes one CPU buffer may ever take (its SharedArrayBuffers are growable up to this), for
    * `resize()`, `setSubbufSize()` and the snapshot spare. Default: 4 times the initial size, at
    * least 8 MiB. Growth beyond it is `ENOMEM`.
@@ -100,6 +110,8 @@ export interface TraceBufferConfig {
   readonly clock: ClockNameValue;
   readonly bufferPercent: number;
   readonly maxBytesPerCpu: number;
+  /** Absent in handles made before this option existed: the default then. */
+  readonly readerPaceNs?: number;
 }
 
 /** One bank of a CPU buffer: the mapping memory (growable) and its control block. */
@@ -165,9 +177,10 @@ const DEFAULTS = {
   overwrite: true,
   clock: ClockName.MONO,
   bufferPercent: 50,
+  readerPaceNs: 2000,
 } as const;
 
-const OPTION_NAMES = new Set(['cpus', 'subbufSize', 'nrSubbufs', 'overwrite', 'clock', 'bufferPercent', 'maxBytesPerCpu']);
+const OPTION_NAMES = new Set(['cpus', 'subbufSize', 'nrSubbufs', 'overwrite', 'clock', 'bufferPercent', 'maxBytesPerCpu', 'readerPaceNs']);
 const MIN_MAX_BYTES = 8 << 20;
 const MAX_MAX_BYTES = 2 ** 31;
 const MAX_CPUS = 4096;
@@ -209,7 +222,11 @@ export function resolveOptions(options: TraceBufferOptions | undefined): TraceBu
   if (!Number.isInteger(maxBytesPerCpu) || maxBytesPerCpu < initialBytes || maxBytesPerCpu > MAX_MAX_BYTES) {
     invalid(`maxBytesPerCpu must be an integer ${initialBytes}..${MAX_MAX_BYTES}`, 'maxBytesPerCpu', maxBytesPerCpu);
   }
-  return { cpus, subbufSize, nrSubbufs, overwrite, clock, bufferPercent, maxBytesPerCpu };
+  const readerPaceNs = options.readerPaceNs ?? DEFAULTS.readerPaceNs;
+  if (!Number.isInteger(readerPaceNs) || readerPaceNs < 0 || readerPaceNs > 100_000) {
+    invalid('readerPaceNs must be an integer 0..100000', 'readerPaceNs', readerPaceNs);
+  }
+  return { cpus, subbufSize, nrSubbufs, overwrite, clock, bufferPercent, maxBytesPerCpu, readerPaceNs };
 }
 
 /**
