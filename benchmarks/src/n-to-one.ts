@@ -19,7 +19,7 @@ import { runStream, streamOptions } from './stream.js';
 
 /** The question this script answers. */
 export const QUESTION =
-  'how many events/s reach one consumer from N producer workers (N = 2, 3): tracebuf (write per event, no loss) vs postMessage per event, postMessage ×1024 transferred, ringbuf.js SPSC ×64 (one ring per producer)?';
+  'how many events/s reach one consumer from N producer workers (N = 2, 3): tracebuf (write per event, and writeMany ×64; no loss) vs postMessage per event, postMessage ×1024 transferred, ringbuf.js SPSC ×64 (one ring per producer)?';
 
 /** Producer counts from `TRACEBUF_BENCH_PRODUCERS` (default 2 and 3). */
 export function producerCounts(): number[] {

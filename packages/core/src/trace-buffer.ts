@@ -85,12 +85,12 @@ export interface TraceBufferOptions {
   bufferPercent?: number;
   /**
    * How long GET_READER lets pass (busy, touching no shared memory) before it looks, when the
-   * reader is on the sub-buffer the producer writes, in ns: 0..100000. Default 2000. A consumer
-   * that calls GET_READER in a loop once it has caught up would otherwise read the producer's
-   * newest cache lines every microsecond and slow it down by about half; spaced this much, by
-   * under a fifth (benchmarks/README.md, consumer-slowdown). It adds that much to a call made
-   * while caught up, and nothing to a call that hands out a sub-buffer the producer has left.
-   * The kernel's own GET_READER is a system call, which spaces such a loop by itself.
+   * reader is on the sub-buffer the producer writes, in ns: 0..100000. Default 0 (off). For a
+   * consumer that calls GET_READER in a loop once it has caught up: back to back it reads the
+   * producer's newest cache lines about every microsecond; 2000 took the producer's slowdown
+   * from 1.39–1.53× to 1.31–1.42× on the test VM (benchmarks/README.md, consumer-slowdown), at
+   * the price of 2 µs per call made while caught up (an empty call costs 0.16 µs unpaced; the
+   * kernel's, 0.14 µs). Calls that hand out a sub-buffer the producer has left are never paced.
    */
   readerPaceNs?: number;
   /**
@@ -177,7 +177,7 @@ const DEFAULTS = {
   overwrite: true,
   clock: ClockName.MONO,
   bufferPercent: 50,
-  readerPaceNs: 2000,
+  readerPaceNs: 0,
 } as const;
 
 const OPTION_NAMES = new Set(['cpus', 'subbufSize', 'nrSubbufs', 'overwrite', 'clock', 'bufferPercent', 'maxBytesPerCpu', 'readerPaceNs']);

@@ -39,15 +39,15 @@ describe('create() rejects bad options with EINVAL', () => {
     expect(TraceBuffer.create({ cpus: 1, subbufSize: 1 << 20, nrSubbufs: 3, bufferPercent: 100 }).config.subbufSize).toBe(1 << 20);
   });
 
-  it('keeps readerPaceNs (0 turns the pacing off) across attach', () => {
-    const tb = TraceBuffer.create({ cpus: 1, readerPaceNs: 0 });
-    expect(TraceBuffer.attach(tb.handle).config.readerPaceNs).toBe(0);
+  it('keeps readerPaceNs (0, the default, is no pacing) across attach', () => {
+    const tb = TraceBuffer.create({ cpus: 1, readerPaceNs: 2000 });
+    expect(TraceBuffer.attach(tb.handle).config.readerPaceNs).toBe(2000);
     expect(TraceBuffer.create({ cpus: 1, readerPaceNs: 100_000 }).config.readerPaceNs).toBe(100_000);
   });
 
   it('fills in the documented defaults', () => {
     const c = TraceBuffer.create({ cpus: 1 }).config;
-    expect(c).toEqual({ cpus: 1, subbufSize: 4096, nrSubbufs: 256, overwrite: true, clock: 'mono', bufferPercent: 50, maxBytesPerCpu: 8 << 20, readerPaceNs: 2000 });
+    expect(c).toEqual({ cpus: 1, subbufSize: 4096, nrSubbufs: 256, overwrite: true, clock: 'mono', bufferPercent: 50, maxBytesPerCpu: 8 << 20, readerPaceNs: 0 });
   });
 });
 
