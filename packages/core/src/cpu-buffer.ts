@@ -7,6 +7,7 @@
  *
  * @packageDocumentation
  */
+import { endianness } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 import { get, get64, load64, read64, store64, write64 } from './counters.js';
 import { SubbufReader } from './decoder.js';
@@ -116,6 +117,9 @@ export interface WriterSnapshot {
 export function cpuDataLength(g: Geometry): number {
   return (g.nrSubbufs + 1) * g.subbufSize;
 }
+
+/** Int32Array stores are little-endian words of the meta page's fields. */
+const LITTLE_ENDIAN = endianness() === 'LE';
 
 const SPIN_BEFORE_SLEEP = 200;
 const SPIN_LIMIT_MS = 1000;
@@ -468,10 +472,20 @@ export class CpuBuffer {
   // Reader swap (kernel rb_get_reader_page), GET_READER (ring_buffer_map_get_reader)
   // ----------------------------------------------------------------------------------------------
 
-  /** True when no committed event is unread: `entries − (overrun + read) == 0`. */
-  #empty(): boolean {
-    const w = this.writerSnapshot(false);
+  /** {@link #empty} with the consistent snapshot (for waits). */
+  #emptyConsistent(): boolean {
+    const w = this.writerSnapshot();
     return w.entries - w.overrun - read64(this.ctl, READ_INDEX) === 0;
+  }
+
+  /**
+   * True when no committed event is unread: `entries − (overrun + read) == 0`, for GET_READER:
+   * the tail's count without a wseq round, so it may miss the event being published (GET_READER
+   * hands it out at the next call).
+   */
+  #empty(): boolean {
+    this.#loadCounts();
+    return this.#entriesNow - this.#overrunNow - read64(this.ctl, READ_INDEX) === 0;
   }
 
   /**
@@ -689,13 +703,60 @@ export class CpuBuffer {
    * GET_READER, at reset. Caller holds the reader lock.
    */
   refreshMeta(): void {
-    const w = this.writerSnapshot(false);
-    this.#writeMeta(w.entries, w.overrun);
+    this.#loadCounts();
+    this.#writeMeta(this.#entriesNow, this.#overrunNow);
+  }
+
+  /** Set by {@link #loadCounts}: committed events and overrun, from one consistent moment. */
+  #entriesNow = 0;
+  #overrunNow = 0;
+
+  /**
+   * Only what GET_READER's emptiness test and the meta page need (entries, overrun), in a
+   * `cross_seq` round, the tail's count without a `wseq` round (count of §3.3's hot paths). Reads
+   * the crossing line and the tail's count, nothing on the producer's publish line.
+   */
+  #loadCounts(): void {
+    const ctl = this.ctl;
+    let since = 0;
+    for (let round = 0; ; round++) {
+      const cross = Atomics.load(ctl, CROSS_SEQ_INDEX);
+      if ((cross & 1) === 0) {
+        const tail = get(ctl, TAIL_PAGE_INDEX);
+        const entries = get64(ctl, ENTRIES_BASE_INDEX) + Atomics.load(ctl, this.entriesBase + tail);
+        const overrun = get64(ctl, OVERRUN_INDEX);
+        if (Atomics.load(ctl, CROSS_SEQ_INDEX) === cross) {
+          this.#entriesNow = entries;
+          this.#overrunNow = overrun;
+          return;
+        }
+      }
+      since = relax(round, since, 'producer counters');
+    }
   }
 
   #writeMeta(entries: number, overrun: number): void {
-    const v = this.view;
     const ctl = this.ctl;
+    if (LITTLE_ENDIAN) {
+      // Whole words (the meta fields are 8-aligned): a few times cheaper than DataView stores.
+      const i32 = this.i32;
+      const lost = read64(ctl, LOST_EVENTS_INDEX);
+      const read = read64(ctl, READ_INDEX);
+      i32[META_READER_LOST_EVENTS_OFFSET >> 2] = lost % 4294967296;
+      i32[(META_READER_LOST_EVENTS_OFFSET >> 2) + 1] = lost / 4294967296;
+      i32[META_READER_ID_OFFSET >> 2] = ctl[READER_PAGE_INDEX]!;
+      i32[META_READER_READ_OFFSET >> 2] = ctl[READER_READ_INDEX]!;
+      i32[META_FLAGS_OFFSET >> 2] = 0;
+      i32[(META_FLAGS_OFFSET >> 2) + 1] = 0;
+      i32[META_ENTRIES_OFFSET >> 2] = entries % 4294967296;
+      i32[(META_ENTRIES_OFFSET >> 2) + 1] = entries / 4294967296;
+      i32[META_OVERRUN_OFFSET >> 2] = overrun % 4294967296;
+      i32[(META_OVERRUN_OFFSET >> 2) + 1] = overrun / 4294967296;
+      i32[META_READ_OFFSET >> 2] = read % 4294967296;
+      i32[(META_READ_OFFSET >> 2) + 1] = read / 4294967296;
+      return;
+    }
+    const v = this.view;
     setU64(v, META_READER_LOST_EVENTS_OFFSET, read64(ctl, LOST_EVENTS_INDEX));
     v.setUint32(META_READER_ID_OFFSET, ctl[READER_PAGE_INDEX]!, true);
     v.setUint32(META_READER_READ_OFFSET, ctl[READER_READ_INDEX]!, true);
@@ -724,10 +785,14 @@ export class CpuBuffer {
    * `rb_watermark_hit`: there is unread data and, for a non-zero `percent`, the producer is off
    * the reader sub-buffer and the watermark is reached.
    */
-  watermarkHit(percent: number): boolean {
-    if (this.#empty()) return false;
+  watermarkHit(percent: number, consistent = true): boolean {
+    // `consistent` (a wseq round) for prepareWait()'s re-check after registering: it must see a
+    // commit whose producer loaded ctrl before the waiter bit was set; the round waits for that
+    // commit's even wseq, after which its count is visible (design §3.3). The first look needs
+    // no round (a miss there is caught by the re-check) and so never waits for a producer.
+    const w = this.writerSnapshot(consistent);
+    if (w.entries - w.overrun - read64(this.ctl, READ_INDEX) === 0) return false;
     if (percent === 0) return true;
-    const w = this.writerSnapshot();
     return w.tailPage !== Atomics.load(this.ctl, READER_PAGE_INDEX) && this.fullHit(percent, w.pagesTouched, w.pagesLost);
   }
 
@@ -740,12 +805,12 @@ export class CpuBuffer {
   prepareWait(percent: number): number {
     const ctl = this.ctl;
     const seq = Atomics.load(ctl, WAKE_SEQ_INDEX);
-    if (this.watermarkHit(percent)) return -1;
+    if (this.watermarkHit(percent, false)) return -1;
     if (percent === 0) {
       Atomics.or(ctl, CTRL_INDEX, WAIT_ANY);
     } else {
       Atomics.or(ctl, CTRL_INDEX, WAIT_FULL);
-      if (!this.#empty()) {
+      if (!this.#emptyConsistent()) {
         for (;;) {
           const shortest = Atomics.load(ctl, SHORTEST_FULL_INDEX);
           if (shortest !== 0 && shortest <= percent) break;

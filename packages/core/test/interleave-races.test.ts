@@ -120,6 +120,11 @@ class Actor {
     return this.#call<HandOut>({ op: 'getReader' });
   }
 
+  /** `mapping.wait()` in the actor: whether it returned woken (or at the watermark), and how long it took. */
+  wait(bufferPercent: number, timeoutMs: number): Promise<{ woken: boolean; ms: number }> {
+    return this.#call<{ woken: boolean; ms: number }>({ op: 'wait', bufferPercent, timeoutMs });
+  }
+
   /** Resolves when the actor is paused at the point it was armed for; rejects if `op` ends first. */
   async arrived(point: InterleavePointName, op: Promise<unknown>): Promise<void> {
     const want = ++this.#arrivals;
@@ -363,6 +368,26 @@ describe('(a) the reader swap against the head push (overwrite mode)', () => {
     const stored = hs.reduce((sum, h) => sum + (typeof h.lost === 'number' ? h.lost : 0), 0);
     expect(stats).toMatchObject({ overrun: 3 * N, readEvents: 3 * N, committed: 6 * N, entries: 0, pagesLost: 3 });
     expect(stored + stats.lostUnreported, 'every lost event is reported once, somewhere').toBe(3 * N);
+  });
+});
+
+describe('a wait registered while the producer is inside a publish', () => {
+  // The producer loaded ctrl (no waiter yet) and is about to store the commit word; the waiter
+  // registers and re-checks. The re-check must wait for that publish to end and see the event:
+  // the producer will not wake anyone (it saw no waiter), so a re-check that missed the event
+  // would sleep until its timeout with an event to read.
+  it('sees the event being published instead of sleeping through it', async () => {
+    const { tb, producer, reader } = await rig({ nrSubbufs: 4, overwrite: true });
+    await producer.arm(InterleavePoint.PRODUCER_PUBLISH);
+    const publish = producer.write(1);
+    await producer.arrived(InterleavePoint.PRODUCER_PUBLISH, publish);
+    const wait = reader.wait(0, 5000);
+    await until(() => (Atomics.load(ctlOf(tb), layout.CTRL_INDEX) & layout.WAIT_ANY) !== 0, 'the waiter registered');
+    producer.go();
+    await publish;
+    const result = await wait;
+    expect(result.woken, 'the wait returned with the event, not by its timeout').toBe(true);
+    expect(result.ms).toBeLessThan(4000);
   });
 });
 
