@@ -431,16 +431,21 @@ export class CpuBuffer {
     while (at < to) {
       const word = i32[(base + at) >> 2]!;
       const typeLen = word & 31;
+      let step: number;
       if (typeLen === EventType.TIME_EXTEND || typeLen === EventType.TIME_STAMP) {
-        at += TIME_EVENT_LENGTH;
+        step = TIME_EVENT_LENGTH;
       } else if (typeLen === EventType.PADDING) {
         // A null padding runs to the end; a discarded event has its length after the header.
         if (word >>> 5 === 0) break;
-        at += i32[((base + at) >> 2) + 1]! + 4;
+        step = i32[((base + at) >> 2) + 1]! + 4;
       } else {
         events++;
-        at += typeLen === 0 ? i32[((base + at) >> 2) + 1]! + 4 : typeLen * 4 + 4;
+        step = typeLen === 0 ? i32[((base + at) >> 2) + 1]! + 4 : typeLen * 4 + 4;
       }
+      // (Only our producer writes below the commit length; a length word that does not move
+      // forward would mean damaged memory: stop rather than loop.)
+      if (step < 4) break;
+      at += step;
     }
     return events;
   }
