@@ -438,7 +438,29 @@ export class Producer {
    */
   commit(): boolean {
     if (!this.#pending) return false;
+    this.#stage();
+    return this.#publish();
+  }
+
+  /**
+   * Counts the reserved event into the producer's own state (not yet visible): the tail's write
+   * offset and event count, the last timestamp.
+   */
+  #stage(): void {
     this.#pending = false;
+    this.#write += this.#pendingSize;
+    this.#pageEntries++;
+    this.#times[LAST_TS] = this.#times[RESERVED_TS]!;
+    this.#absoluteNext = false;
+  }
+
+  /**
+   * The publish sequence (design §3.2): makes what the producer staged on the tail sub-buffer
+   * visible — its commit word and event count — for one event (commit()) or a group
+   * (writeMany()). Refused (false) when a reset or a swap began since the reserve: what was staged
+   * is dropped, and the producer reloads its state at the next reserve.
+   */
+  #publish(): boolean {
     const ctl = this.#ctl;
     Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
     // Paired with reset(), which sets RESETTING and then waits for an even wseq (Dekker): the
@@ -447,22 +469,20 @@ export class Producer {
     const ctrl = STORES_IN_ORDER ? ctl[CTRL_INDEX]! : Atomics.load(ctl, CTRL_INDEX);
     if (((ctrl ^ this.#ctrlSeen) & (CTRL_GEN_MASK | CTRL_RESETTING)) !== 0) {
       Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
+      // The next reserve must reload the state (what was staged advanced it).
+      this.#ctrlSeen = ~ctrl & CTRL_GEN_MASK;
       return false;
     }
     if (interleaveHook !== undefined) interleaveHook(InterleavePoint.PRODUCER_PUBLISH, this.cpu);
     // Everything a reader derives (entries = base + this count, bytes = base + commit) is
-    // in these three stores; a recovery after a crash here recounts the tail sub-buffer.
-    const write = this.#write + this.#pendingSize;
-    this.#write = write;
+    // in these stores; a recovery after a crash here recounts the tail sub-buffer.
     if (STORES_IN_ORDER) {
-      this.#i32[(this.#pageBase + SUBBUF_COMMIT_OFFSET) >> 2] = write;
-      ctl[this.#entriesArray + this.#tail] = ++this.#pageEntries;
+      this.#i32[(this.#pageBase + SUBBUF_COMMIT_OFFSET) >> 2] = this.#write;
+      ctl[this.#entriesArray + this.#tail] = this.#pageEntries;
     } else {
-      Atomics.store(this.#i32, (this.#pageBase + SUBBUF_COMMIT_OFFSET) >> 2, write);
-      Atomics.store(ctl, this.#entriesArray + this.#tail, ++this.#pageEntries);
+      Atomics.store(this.#i32, (this.#pageBase + SUBBUF_COMMIT_OFFSET) >> 2, this.#write);
+      Atomics.store(ctl, this.#entriesArray + this.#tail, this.#pageEntries);
     }
-    this.#times[LAST_TS] = this.#times[RESERVED_TS]!;
-    this.#absoluteNext = false;
     // Even again: publishes the stores above. Plain on x86, whose stores become visible in
     // program order; the full fence the Dekker pair with reset() needs is the odd store above
     // (design §3.2).
@@ -472,6 +492,7 @@ export class Producer {
     if ((ctrl & CTRL_WAITERS) !== 0) this.#wakeups();
     return true;
   }
+
 
   /**
    * Writes `count` events of `recordLength` bytes each, taken one after another from `records`
@@ -569,12 +590,8 @@ export class Producer {
         const dst = this.#u8;
         for (let j = 0; j < recordLength; j++) dst[at + j] = records[from + j]!;
       }
-      // Staged: committed locally; published with the rest of this sub-buffer's group.
-      this.#pending = false;
-      this.#write += this.#pendingSize;
-      this.#pageEntries++;
-      this.#times[LAST_TS] = this.#times[RESERVED_TS]!;
-      this.#absoluteNext = false;
+      // Staged: published with the rest of this sub-buffer's group.
+      this.#stage();
       this.#staged++;
     }
     this.#blockLeft = 0;
@@ -582,33 +599,12 @@ export class Producer {
     return this.#batchDone;
   }
 
-  /**
-   * Publishes the events writeMany() staged on the tail sub-buffer: one publish sequence, as
-   * commit()'s. Refused (false, and they are dropped: the state reloads at the next reserve)
-   * when a reset or a swap began since they were reserved.
-   */
+  /** Publishes the events writeMany() staged on the tail sub-buffer; counts them when it succeeds. */
   #publishStaged(): boolean {
-    const ctl = this.#ctl;
     const staged = this.#staged;
     this.#staged = 0;
-    Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
-    const ctrl = STORES_IN_ORDER ? ctl[CTRL_INDEX]! : Atomics.load(ctl, CTRL_INDEX);
-    if (((ctrl ^ this.#ctrlSeen) & (CTRL_GEN_MASK | CTRL_RESETTING)) !== 0) {
-      Atomics.store(ctl, WSEQ_INDEX, ++this.#seq);
-      // Make the next reserve reload the producer state (the local one counted the dropped events).
-      this.#ctrlSeen = ~ctrl & CTRL_GEN_MASK;
-      return false;
-    }
-    if (STORES_IN_ORDER) {
-      this.#i32[(this.#pageBase + SUBBUF_COMMIT_OFFSET) >> 2] = this.#write;
-      ctl[this.#entriesArray + this.#tail] = this.#pageEntries;
-    } else {
-      Atomics.store(this.#i32, (this.#pageBase + SUBBUF_COMMIT_OFFSET) >> 2, this.#write);
-      Atomics.store(ctl, this.#entriesArray + this.#tail, this.#pageEntries);
-    }
-    put(ctl, WSEQ_INDEX, ++this.#seq);
+    if (!this.#publish()) return false;
     this.#batchDone += staged;
-    if ((ctrl & CTRL_WAITERS) !== 0) this.#wakeups();
     return true;
   }
 
