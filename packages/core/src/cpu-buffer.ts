@@ -477,12 +477,6 @@ export class CpuBuffer {
   // Reader swap (kernel rb_get_reader_page), GET_READER (ring_buffer_map_get_reader)
   // ----------------------------------------------------------------------------------------------
 
-  /** {@link #empty} with the consistent snapshot (for waits). */
-  #emptyConsistent(): boolean {
-    const w = this.writerSnapshot();
-    return w.entries - w.overrun - read64(this.ctl, READ_INDEX) === 0;
-  }
-
   /**
    * True when no committed event is unread: `entries − (overrun + read) == 0`, for GET_READER:
    * the tail's count without a wseq round, so it may miss the event being published (GET_READER
@@ -815,7 +809,8 @@ export class CpuBuffer {
       Atomics.or(ctl, CTRL_INDEX, WAIT_ANY);
     } else {
       Atomics.or(ctl, CTRL_INDEX, WAIT_FULL);
-      if (!this.#emptyConsistent()) {
+      // (As the kernel's rb_watermark_hit: an unlocked look; the re-check below is the exact one.)
+      if (!this.#empty()) {
         for (;;) {
           const shortest = Atomics.load(ctl, SHORTEST_FULL_INDEX);
           if (shortest !== 0 && shortest <= percent) break;
