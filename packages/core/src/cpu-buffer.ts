@@ -127,17 +127,18 @@ const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * Waits a little in a reader-side spin loop: busy for the first rounds, then, off the main
- * thread, short `Atomics.wait` naps. Throws `EFAULT` after a second (a producer died inside its
- * critical section; the kernel gives up its busy-wait after a second too).
+ * thread, short `Atomics.wait` naps. Throws `EFAULT` after a second (`holder` — a producer, by
+ * default — died inside its critical section; the kernel gives up its busy-wait after a second
+ * too).
  */
-function relax(round: number, since: number, what: string): number {
+export function relax(round: number, since: number, what: string, holder = 'a producer'): number {
   if (round < SPIN_BEFORE_SLEEP) return since;
   // The clock is read only once a wait gets long: the uncontended paths never read it. Each
   // spin loop keeps its own start (`since`), so nested loops cannot restart each other's clock.
   if (since === 0) since = performance.now();
   if (!isMainThread) Atomics.wait(sleepCell, 0, 0, 0.05);
   if ((round & 0xff) === 0 && performance.now() - since > SPIN_LIMIT_MS) {
-    throw new TraceBufferError(ErrorCode.EFAULT, `a producer did not leave its critical section: waiting for=${what}`);
+    throw new TraceBufferError(ErrorCode.EFAULT, `${holder} did not leave its critical section: waiting for=${what}`);
   }
   return since;
 }

@@ -9,7 +9,7 @@ import { isMainThread } from 'node:worker_threads';
 import { ClockKind, ClockName, type ClockNameValue, clockKindOf, counterPeek, hrNowNs, localClockPage, monoNow, monoOffsetNs } from './clock.js';
 import { type ConsumeOptions, type TraceEvent, consumeEvents, rawStream } from './consumer.js';
 import { read64 } from './counters.js';
-import { CpuBuffer, cpuDataLength } from './cpu-buffer.js';
+import { CpuBuffer, cpuDataLength, relax } from './cpu-buffer.js';
 import { SubbufReader } from './decoder.js';
 import { ErrorCode, TraceBufferError, invalid, showValue } from './errors.js';
 import {
@@ -275,9 +275,6 @@ function checkHandle(handle: unknown): TraceBufferHandle {
 }
 
 /** A cpu slot in this thread: its banks, its anchor, and the view of the live bank. */
-/** Naps of the layout seqlock's reader (never notified). */
-const NAP_CELL = new Int32Array(new SharedArrayBuffer(4));
-
 interface Slot {
   readonly cpu: number;
   readonly banks: readonly BankHandle[];
@@ -412,15 +409,8 @@ export class TraceBuffer implements MappingHost {
           return;
         }
       }
-      // A change takes a few stores per CPU: nap rather than spin once it takes longer, and give
-      // up after a second (the thread that made the change died inside it).
-      if (round > 64) {
-        if (since === 0) since = performance.now();
-        else if (performance.now() - since > 1000) {
-          throw new TraceBufferError(ErrorCode.EFAULT, `a snapshot swap or geometry change did not finish: cpu=${slot.cpu}`);
-        }
-        Atomics.wait(NAP_CELL, 0, 0, 0.05);
-      }
+      // A change takes a few stores per CPU; EFAULT after a second (its thread died inside it).
+      since = relax(round, since, `layout of cpu ${slot.cpu}`, 'a snapshot swap or geometry change');
     }
   }
 
