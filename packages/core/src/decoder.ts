@@ -83,7 +83,10 @@ export class SubbufReader {
     const stampAt = subbufOffset + SUBBUF_TIME_STAMP_OFFSET;
     this.pageTimeStamp = v.getUint32(stampAt + 4, true) * 4294967296 + v.getUint32(stampAt, true);
     const commit = v.getUint32(subbufOffset + SUBBUF_COMMIT_OFFSET, true);
-    const maxData = bytes.length - subbufOffset - SUBBUF_DATA_OFFSET;
+    const maxData = (this.subbufSize > 0 ? Math.min(this.subbufSize, bytes.length - subbufOffset) : bytes.length - subbufOffset) - SUBBUF_DATA_OFFSET;
+    if (this.strict && (commit & COMMIT_LENGTH_MASK) > maxData) {
+      invalid(`sub-buffer commit length ${commit & COMMIT_LENGTH_MASK} is beyond its data area (${maxData} bytes)`, 'offset', this.fileOffset + subbufOffset + SUBBUF_COMMIT_OFFSET);
+    }
     this.commitLength = Math.min(commit & COMMIT_LENGTH_MASK, maxData);
     this.missedEvents = (commit & RB_MISSED_EVENTS) !== 0;
     this.lostEvents = 0;
@@ -123,13 +126,14 @@ export class SubbufReader {
         let length: number;
         let payload: number;
         if (typeLen === 0) {
+          if (this.#cursor + EVENT_ARRAY0_OFFSET + 4 > end) return this.#corrupt(at, 'a long event header runs past the committed data');
           length = v.getUint32(at + EVENT_ARRAY0_OFFSET, true) + EVENT_HEADER_LENGTH;
           payload = EVENT_ARRAY0_OFFSET + 4;
         } else {
           length = EVENT_HEADER_LENGTH + typeLen * 4;
           payload = EVENT_HEADER_LENGTH;
         }
-        if (length < payload || this.#cursor + length > end) return this.#corrupt();
+        if (length < payload || this.#cursor + length > end) return this.#corrupt(at, `an event of ${length} bytes runs past the committed data`);
         this.timestamp += delta;
         this.typeLen = typeLen;
         this.eventOffset = this.#cursor;
@@ -142,11 +146,13 @@ export class SubbufReader {
       if (typeLen === EventType.PADDING) {
         // Null padding (delta 0) ends the data; a discarded event is skipped.
         if (delta === 0) return this.#stop();
+        if (this.#cursor + TIME_EVENT_LENGTH > end) return this.#corrupt(at, 'a padding record runs past the committed data');
         const length = v.getUint32(at + EVENT_ARRAY0_OFFSET, true) + EVENT_HEADER_LENGTH;
-        if (length < TIME_EVENT_LENGTH) return this.#corrupt();
+        if (length < TIME_EVENT_LENGTH) return this.#corrupt(at, `a padding record has a length word below ${TIME_EVENT_LENGTH}`);
         this.#cursor += length;
         continue;
       }
+      if (this.#cursor + TIME_EVENT_LENGTH > end) return this.#corrupt(at, 'a time record runs past the committed data');
       const high = v.getUint32(at + EVENT_ARRAY0_OFFSET, true);
       if (typeLen === EventType.TIME_EXTEND) {
         this.timestamp += high * TIME_EXTEND_UNIT + delta;
@@ -167,10 +173,22 @@ export class SubbufReader {
     return false;
   }
 
-  #corrupt(): false {
+  #corrupt(at: number, what: string): false {
+    if (this.strict) invalid(what, 'offset', this.fileOffset + at);
     this.corrupt = true;
     return this.#stop();
   }
+
+  /**
+   * Strict mode (for files and other untrusted bytes): a commit length beyond the data area or a
+   * record that runs past the committed data throws `EINVAL` naming its offset (plus
+   * {@link fileOffset}) instead of ending the walk with {@link corrupt} set.
+   */
+  strict = false;
+  /** Added to offsets in strict mode's messages: where `bytes` starts in the file. */
+  fileOffset = 0;
+  /** The sub-buffer size when known (0: up to the end of `bytes`); bounds the commit length. */
+  subbufSize = 0;
 
   /** True when the walk met an event that does not fit the committed data (the walk stops there). */
   corrupt = false;

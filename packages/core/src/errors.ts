@@ -22,6 +22,10 @@ export const ErrorCode = {
   ESTALE: 'ESTALE',
   /** A wait timed out. */
   ETIMEDOUT: 'ETIMEDOUT',
+  /** Exists: an event name registered again with other fields. */
+  EEXIST: 'EEXIST',
+  /** No room: the event registry is full. */
+  ENOSPC: 'ENOSPC',
   /** An internal invariant broke; recording was turned off for that CPU buffer. */
   EFAULT: 'EFAULT',
 } as const;

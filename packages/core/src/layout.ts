@@ -600,6 +600,64 @@ export const TickerState = { RUNNING: 1, SLEEPING: 2 } as const;
 /** Length of the clock page. */
 export const CLOCK_PAGE_LENGTH = ClockPageLayout.length;
 
+// ------------------------------------------------------------------------------------------------
+// Typed events: the ftrace common header and the shared schema registry
+// ------------------------------------------------------------------------------------------------
+
+/**
+ * The first bytes of every typed event's payload: the kernel's `struct trace_entry`, which every
+ * ftrace event starts with. `common_type` is how a reader matches a record to its format.
+ */
+export const FtraceCommonLayout = defineLayout('typed event common header (struct trace_entry)', [
+  { name: 'common_type', length: 2, align: 2, doc: "u16: the event's ID (its format's `ID:`)" },
+  { name: 'common_flags', length: 1, doc: 'u8: irq/softirq flags in the kernel; 0 in tracebuf' },
+  { name: 'common_preempt_count', length: 1, doc: 'u8: preemption depth in the kernel; 0 in tracebuf' },
+  { name: 'common_pid', length: 4, align: 4, doc: "s32: the writing thread's Linux thread id (worker threadId where /proc is absent)" },
+]);
+
+/** Byte offset of `common_type` in a typed event's payload. */
+export const COMMON_TYPE_OFFSET = FtraceCommonLayout.offsetOf('common_type');
+/** Byte offset of `common_flags`. */
+export const COMMON_FLAGS_OFFSET = FtraceCommonLayout.offsetOf('common_flags');
+/** Byte offset of `common_preempt_count`. */
+export const COMMON_PREEMPT_COUNT_OFFSET = FtraceCommonLayout.offsetOf('common_preempt_count');
+/** Byte offset of `common_pid`. */
+export const COMMON_PID_OFFSET = FtraceCommonLayout.offsetOf('common_pid');
+/** Length of the common header: a typed event's own fields start here. */
+export const FTRACE_COMMON_LENGTH = FtraceCommonLayout.length;
+
+/**
+ * The event registry (a SharedArrayBuffer of its own, one per buffer, in the handle): the
+ * schemas `defineEvent` registered, so every thread of the buffer writes and decodes the same
+ * IDs. Append-only: entries are written under `lock`, then `count` publishes them.
+ */
+export const EventRegistryLayout = defineLayout(
+  'event registry (private, one per buffer)',
+  [
+    w32('lock', '0 free, 1 held by a thread appending a schema'),
+    w32('count', 'schemas published; entry k has the event ID EVENT_ID_BASE + k'),
+    w32('used', 'bytes of the entry area in use'),
+    w32('capacity', 'bytes of the entry area'),
+    { name: 'entries', length: 0, align: 4, doc: 'entries: u32 length, then that many bytes of UTF-8 JSON, padded to 4' },
+  ],
+  4,
+);
+
+/** Int32 index of the registry lock. */
+export const REGISTRY_LOCK_INDEX = EventRegistryLayout.offsetOf('lock') / 4;
+/** Int32 index of the published schema count. */
+export const REGISTRY_COUNT_INDEX = EventRegistryLayout.offsetOf('count') / 4;
+/** Int32 index of the bytes used in the entry area. */
+export const REGISTRY_USED_INDEX = EventRegistryLayout.offsetOf('used') / 4;
+/** Int32 index of the entry area's capacity. */
+export const REGISTRY_CAPACITY_INDEX = EventRegistryLayout.offsetOf('capacity') / 4;
+/** Byte offset of the first entry. */
+export const REGISTRY_ENTRIES_OFFSET = EventRegistryLayout.offsetOf('entries');
+/** The event ID of the first registered schema (clear of the kernel's own ftrace IDs). */
+export const EVENT_ID_BASE = 1000;
+/** Default length of a buffer's registry (header included). */
+export const EVENT_REGISTRY_LENGTH = 64 * 1024;
+
 /** Every region, in the order {@link describeLayout} prints them. */
 export const ALL_LAYOUTS: readonly Layout[] = [
   SubbufHeaderLayout,
@@ -609,6 +667,8 @@ export const ALL_LAYOUTS: readonly Layout[] = [
   GlobalControlLayout,
   AnchorLayout,
   ClockPageLayout,
+  FtraceCommonLayout,
+  EventRegistryLayout,
 ];
 
 /**

@@ -8,6 +8,7 @@
  *
  * @packageDocumentation
  */
+import type { EventRegistry } from './registry.js';
 import { endianness } from 'node:os';
 import { counterNext, counterNextN, ClockKind, wakeLocalClock } from './clock.js';
 import { STORES_IN_ORDER, load64, put, put64, write64 } from './counters.js';
@@ -107,6 +108,8 @@ export interface ProducerContext {
   readonly claimIndex: (cpu: number) => number;
   /** Called when the producer releases its slot. */
   readonly onRelease: (p: Producer) => void;
+  /** The buffer's typed-event registry in this thread. */
+  readonly events: EventRegistry;
 }
 
 /**
@@ -118,6 +121,8 @@ export class Producer {
   readonly cpu: number;
   /** Largest payload accepted: `subbufSize - 24`. */
   maxPayload!: number;
+  /** The typed-event registry of this producer's buffer (what typed writers register in). */
+  readonly events: EventRegistry;
 
   #cb!: CpuBuffer;
   readonly #ctx: ProducerContext;
@@ -179,6 +184,7 @@ export class Producer {
   constructor(cb: CpuBuffer, ctx: ProducerContext, token: number) {
     this.cpu = cb.cpu;
     this.#ctx = ctx;
+    this.events = ctx.events;
     this.#global = ctx.global;
     this.#overwrite = ctx.overwrite;
     this.#clockKind = ctx.clockKind;

@@ -43,6 +43,8 @@ import {
 import { Mapping, type MapRange, type MappingHost } from './mapping.js';
 import { Producer, type ProducerContext } from './producer.js';
 import { iterateEvents } from './iterate.js';
+import { type DefineEventOptions, EventRegistry, type TypedEvent, defineEvent } from './registry.js';
+import type { FieldSpecs } from './schema.js';
 import { growRing, shrinkRing } from './resize.js';
 
 /** Receives the events of {@link TraceBuffer.drainTo}. */
@@ -133,6 +135,8 @@ export interface TraceBufferHandle {
   readonly cpus: readonly { readonly banks: readonly BankHandle[] }[];
   /** Set on a snapshot: the bank generations it was taken at (it is stale once they change). */
   readonly snapshotOf?: readonly number[];
+  /** The typed-event registry shared by every thread (absent in handles made before it existed). */
+  readonly events?: SharedArrayBuffer;
 }
 
 /** The current geometry of one CPU buffer. */
@@ -258,6 +262,7 @@ function checkHandle(handle: unknown): TraceBufferHandle {
   if (!isSab(h.global) || h.global.byteLength !== globalControlLength(config.cpus) || new Int32Array(h.global)[MAGIC_INDEX] !== CONTROL_MAGIC) {
     invalid('handle has no tracebuf control block', 'handle.global', h.global);
   }
+  if (h.events !== undefined && !isSab(h.events)) invalid('handle has a bad event registry', 'handle.events', h.events);
   if (!Array.isArray(h.cpus) || h.cpus.length !== config.cpus) invalid('handle cpus do not match its config', 'handle.cpus', h.cpus);
   if (config.clock === ClockName.LOCAL && !(isSab(h.clock) && h.clock.byteLength === CLOCK_PAGE_LENGTH)) {
     invalid("handle of a 'local' clock buffer has no clock page", 'handle.clock', h.clock);
@@ -303,6 +308,12 @@ export class TraceBuffer implements MappingHost {
   readonly handle: TraceBufferHandle;
   /** True for a snapshot (`tb.snapshot()`): read-only, stale once a later snapshot reuses its memory. */
   readonly isSnapshot: boolean;
+  /**
+   * The typed-event registry: every event `defineEvent` wrote into this buffer, from any thread.
+   * `tb.events.decode(payload)` turns a consumed payload back into an object;
+   * `tb.events.formats()` lists the formats (what trace.dat stores).
+   */
+  readonly events: EventRegistry;
 
   readonly #slots: readonly Slot[];
   readonly #global: Int32Array;
@@ -314,6 +325,7 @@ export class TraceBuffer implements MappingHost {
     this.handle = handle;
     this.config = handle.config;
     this.isSnapshot = handle.snapshotOf !== undefined;
+    this.events = new EventRegistry(handle.events ?? EventRegistry.allocate());
     this.#global = new Int32Array(handle.global);
     this.#slots = handle.cpus.map((c, cpu) => {
       const anchor = anchorIndex(cpu);
@@ -337,6 +349,7 @@ export class TraceBuffer implements MappingHost {
       live: (cpu) => this.#live(cpu),
       claimIndex: (cpu) => anchorIndex(cpu) + CLAIM_INDEX,
       onRelease: (p) => this.#producers.delete(p),
+      events: this.events,
     };
   }
 
@@ -352,7 +365,8 @@ export class TraceBuffer implements MappingHost {
       banks: [CpuBuffer.allocateBank(capacity, config.maxBytesPerCpu, config), CpuBuffer.allocateBank(capacity, config.maxBytesPerCpu)],
     }));
     const clock = config.clock === ClockName.LOCAL ? localClockPage() : undefined;
-    return new TraceBuffer({ kind: 'tracebuf', version: 2, config, global, cpus, ...(clock === undefined ? {} : { clock }) });
+    const events = EventRegistry.allocate();
+    return new TraceBuffer({ kind: 'tracebuf', version: 2, config, global, cpus, events, ...(clock === undefined ? {} : { clock }) });
   }
 
   /** The same buffer in this thread, from a handle made anywhere. `EINVAL` if it is not one. */
@@ -786,6 +800,7 @@ export class TraceBuffer implements MappingHost {
         global,
         cpus: banks.map((bank) => ({ banks: [bank] })),
         snapshotOf: gens,
+        events: this.events.sab,
         ...(this.handle.clock === undefined ? {} : { clock: this.handle.clock }),
       });
     });
@@ -880,6 +895,17 @@ export class TraceBuffer implements MappingHost {
       cb.unlockReader();
     }
     cb.wake();
+  }
+
+  /**
+   * Defines a typed event and registers it in this buffer now (see {@link defineEvent}; a
+   * module-level `defineEvent` registers at its first write instead). Returns the event, whose
+   * `write(producer, ...values)` writes it.
+   */
+  defineEvent<const F extends FieldSpecs>(name: string, fields: F, options?: DefineEventOptions): TypedEvent<F> {
+    const event = defineEvent(name, fields, options);
+    event.registerIn(this.events);
+    return event;
   }
 
   /**
