@@ -72,6 +72,8 @@ export interface Reservation {
   bytes: Uint8Array;
   /** A DataView over the same memory. */
   view: DataView;
+  /** An Int32Array over the same memory (the payload starts 4-byte aligned). */
+  words: Int32Array;
   /** Byte offset of the payload in {@link bytes}. */
   offset: number;
   /** Payload length asked for. */
@@ -195,7 +197,7 @@ export class Producer {
     this.#tickF64 = new Float64Array(page);
     this.#tickNs = this.#tickI32[TICK_LENGTH_INDEX]!;
     this.#token = token;
-    this.#reservation = { bytes: cb.u8, view: cb.view, offset: 0, length: 0 };
+    this.#reservation = { bytes: cb.u8, view: cb.view, words: cb.i32, offset: 0, length: 0 };
     this.#bind(cb);
     // (A new thread's clock continues a ring another thread may have written: resync anchors
     // the first event with an absolute stamp.)
@@ -222,6 +224,7 @@ export class Producer {
     this.maxPayload = cb.subbufSize - SUBBUF_DATA_OFFSET - 8;
     this.#reservation.bytes = cb.u8;
     this.#reservation.view = cb.view;
+    this.#reservation.words = cb.i32;
   }
 
   /** Loads the producer state from the control block (at claim, and after a reset). */

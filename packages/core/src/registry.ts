@@ -9,6 +9,7 @@
 import { readlinkSync } from 'node:fs';
 import { isMainThread, threadId } from 'node:worker_threads';
 import { relax } from './cpu-buffer.js';
+import { endianness } from 'node:os';
 import { ErrorCode, TraceBufferError, invalid, showValue } from './errors.js';
 import {
   COMMON_PID_OFFSET,
@@ -37,6 +38,9 @@ import {
   defaultPrintFmt,
   layoutFields,
 } from './schema.js';
+
+/** Whole-word stores below assume the Int32Array byte order is the event format's. */
+const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** The system tracebuf's own events belong to (the directory name under `events/`). */
 export const DEFAULT_EVENT_SYSTEM = 'tracebuf';
@@ -237,10 +241,13 @@ export interface DefineEventOptions {
 /** The writer `defineEvent` compiles: `(producer, ...values in field order) => committed`. */
 export type EventWriter = (p: Producer, ...values: unknown[]) => boolean;
 
-/** UTF-8 length of `s` (ASCII fast path; Buffer above). */
+/** Strings up to this many UTF-16 units are scanned and copied in JS; longer ones go through Buffer. */
+const JS_STRING_MAX = 64;
+
+/** UTF-8 length of `s` (an ASCII scan in JS for short strings; Buffer's native count above). */
 function utf8Length(s: string): number {
   const n = s.length;
-  if (n > 32) return Buffer.byteLength(s, 'utf8');
+  if (n > JS_STRING_MAX) return Buffer.byteLength(s, 'utf8');
   for (let i = 0; i < n; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, 'utf8');
   return n;
 }
@@ -248,36 +255,46 @@ function utf8Length(s: string): number {
 /** Per-memory Buffer views for the UTF-8 writes (one per data memory, built when it changes). */
 const bufferOf = new WeakMap<Uint8Array, Buffer>();
 
-/** Writes the `length` UTF-8 bytes of `s` at `at` (the length utf8Length gave). */
-function writeUtf8(u8: Uint8Array, at: number, s: string, length: number): void {
-  if (length === s.length && length <= 32) {
-    for (let i = 0; i < length; i++) u8[at + i] = s.charCodeAt(i);
-    return;
-  }
+function bufferView(u8: Uint8Array): Buffer {
   let b = bufferOf.get(u8);
   if (b === undefined) {
     b = Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
     bufferOf.set(u8, b);
   }
-  b.write(s, at, length, 'utf8');
+  return b;
 }
 
-/** Writes `s` into a `char[size]` field: at most size-1 bytes, NUL-padded. */
-function writeChars(u8: Uint8Array, at: number, s: string, size: number): void {
-  const length = utf8Length(s);
+/**
+ * Writes the `length` UTF-8 bytes of `s` at `at` (the length utf8Length gave) and a NUL after
+ * them. A short ASCII string goes in whole little-endian words where `at` is aligned (`w` is the
+ * same memory as `u8`); anything else through Buffer#write.
+ */
+function writeUtf8Z(w: Int32Array, u8: Uint8Array, at: number, s: string, length: number): void {
+  if (length === s.length && length <= JS_STRING_MAX) {
+    let i = 0;
+    if ((at & 3) === 0 && LITTLE_ENDIAN) {
+      for (const whole = length & ~3; i < whole; i += 4) {
+        w[(at + i) >> 2] = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 8) | (s.charCodeAt(i + 2) << 16) | (s.charCodeAt(i + 3) << 24);
+      }
+    }
+    for (; i < length; i++) u8[at + i] = s.charCodeAt(i);
+  } else {
+    bufferView(u8).write(s, at, length, 'utf8');
+  }
+  u8[at + length] = 0;
+}
+
+/** Writes `s` (`length` UTF-8 bytes) into a `char[size]` field: at most size-1 bytes, NUL-padded. */
+function writeChars(w: Int32Array, u8: Uint8Array, at: number, s: string, size: number, length: number): void {
   if (length < size) {
-    writeUtf8(u8, at, s, length);
-    u8.fill(0, at + length, at + size);
+    writeUtf8Z(w, u8, at, s, length);
+    // (A loop: TypedArray#fill's fixed cost is larger than a few byte stores.)
+    for (let i = at + length + 1; i < at + size; i++) u8[i] = 0;
     return;
   }
   // Too long: cut at a character boundary (Buffer#write writes no partial character).
   u8.fill(0, at, at + size);
-  let b = bufferOf.get(u8);
-  if (b === undefined) {
-    b = Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
-    bufferOf.set(u8, b);
-  }
-  b.write(s, at, size - 1, 'utf8');
+  bufferView(u8).write(s, at, size - 1, 'utf8');
 }
 
 function badValue(event: string, field: EventField, value: unknown): never {
@@ -289,6 +306,19 @@ function tooLong(event: string, field: EventField, length: number): never {
 }
 
 /**
+ * Source of an inline copy of ASCII string `src` (`length` chars) to `at`: whole little-endian
+ * words while `at` is aligned, then bytes. (Inline rather than a call: the writer of an event
+ * with several string fields outgrows V8's inlining budget, and a call per field costs more than
+ * the copy.)
+ */
+function asciiCopySource(src: string, at: string, length: string): string {
+  const words = LITTLE_ENDIAN
+    ? `if (((${at}) & 3) === 0) for (const e = (${length}) & ~3; k < e; k += 4) w[((${at}) + k) >> 2] = ${src}.charCodeAt(k) | (${src}.charCodeAt(k + 1) << 8) | (${src}.charCodeAt(k + 2) << 16) | (${src}.charCodeAt(k + 3) << 24);`
+    : '';
+  return `  { let k = 0; ${words} for (; k < ${length}; k++) u8[(${at}) + k] = ${src}.charCodeAt(k); }`;
+}
+
+/**
  * Builds the writer's source: one statement per field, the dynamic lengths first (so the
  * reservation has the final size), then the stores into the reserved payload, then the commit.
  * Generated so that the per-event work is straight-line code with no loop over the schema and
@@ -296,6 +326,7 @@ function tooLong(event: string, field: EventField, length: number): never {
  */
 function writerSource(fields: readonly EventField[], fixedLength: number): string {
   const args = fields.map((_, i) => `a${i}`);
+  const state: string[] = [];
   const pre: string[] = [];
   const put: string[] = [];
   let length = `${fixedLength}`;
@@ -314,7 +345,8 @@ function writerSource(fields: readonly EventField[], fixedLength: number): strin
         } else {
           pre.push(`if (typeof ${a} !== 'number') ${bad};`);
           const setter = { 1: 'setUint8', 2: 'setUint16', 4: 'setUint32' }[f.size as 1 | 2 | 4];
-          put.push(f.size === 1 ? `u8[${o}] = ${a};` : `v.${setter}(${o}, ${a}, true);`);
+          // A 4-byte field is 4-aligned in the payload, and the payload in memory: one word store.
+          put.push(f.size === 1 ? `u8[${o}] = ${a};` : f.size === 4 && LITTLE_ENDIAN ? `w[(${o}) >> 2] = ${a};` : `v.${setter}(${o}, ${a}, true);`);
         }
         break;
       case FieldKind.BOOL:
@@ -322,21 +354,43 @@ function writerSource(fields: readonly EventField[], fixedLength: number): strin
         put.push(`u8[${o}] = ${a} ? 1 : 0;`);
         break;
       case FieldKind.CHAR:
-        pre.push(`if (typeof ${a} !== 'string') ${bad};`);
-        put.push(`writeChars(u8, ${o}, ${a}, ${f.size});`);
+        state.push(`let last${i} = '';`, `let lastN${i} = 0;`);
+        pre.push(`if (typeof ${a} !== 'string') ${bad};`, `if (${a} !== last${i}) { lastN${i} = utf8Length(${a}); last${i} = ${a}; }`);
+        put.push(
+          `if (lastN${i} < ${f.size} && lastN${i} === ${a}.length && lastN${i} <= ${JS_STRING_MAX}) {`,
+          asciiCopySource(a, `${o}`, `lastN${i}`),
+          `  for (let k = ${o} + lastN${i}; k < ${o} + ${f.size}; k++) u8[k] = 0;`,
+          `} else writeChars(w, u8, ${o}, ${a}, ${f.size}, lastN${i});`,
+        );
         break;
       case FieldKind.STRING:
-        pre.push(`if (typeof ${a} !== 'string') ${bad};`, `const n${i} = utf8Length(${a}) + 1;`, `if (n${i} > ${DATA_LOC_MAX_LENGTH}) tooLong(NAME, F[${i}], n${i});`);
-        put.push(`v.setUint32(${o}, (n${i} << 16) | d, true);`, `writeUtf8(u8, o + d, ${a}, n${i} - 1);`, `u8[o + d + n${i} - 1] = 0;`, `d += n${i};`);
+        // A one-entry cache of the last string's UTF-8 length: log messages repeat.
+        state.push(`let last${i} = '';`, `let lastN${i} = 1;`);
+        pre.push(
+          `if (typeof ${a} !== 'string') ${bad};`,
+          `if (${a} !== last${i}) { lastN${i} = utf8Length(${a}) + 1; last${i} = ${a}; }`,
+          `const n${i} = lastN${i};`,
+          `if (n${i} > ${DATA_LOC_MAX_LENGTH}) tooLong(NAME, F[${i}], n${i});`,
+        );
+        put.push(
+          `v.setUint32(${o}, (n${i} << 16) | d, true);`,
+          `if (n${i} - 1 === ${a}.length && n${i} <= ${JS_STRING_MAX + 1}) {`,
+          asciiCopySource(a, 'o + d', `n${i} - 1`),
+          `  u8[o + d + n${i} - 1] = 0;`,
+          `} else writeUtf8Z(w, u8, o + d, ${a}, n${i} - 1);`,
+          `d += n${i};`,
+        );
         length += ` + n${i}`;
         break;
       default:
         pre.push(`if (!(${a} instanceof Uint8Array)) ${bad};`, `const n${i} = ${a}.length;`, `if (n${i} > ${DATA_LOC_MAX_LENGTH}) tooLong(NAME, F[${i}], n${i});`);
-        put.push(`v.setUint32(${o}, (n${i} << 16) | d, true);`, `u8.set(${a}, o + d);`, `d += n${i};`);
+        // Short arrays by a loop: TypedArray#set's fixed cost is larger than a few byte stores.
+        put.push(`v.setUint32(${o}, (n${i} << 16) | d, true);`, `if (n${i} <= 16) { for (let k = 0; k < n${i}; k++) u8[o + d + k] = ${a}[k]; } else u8.set(${a}, o + d);`, `d += n${i};`)
         length += ` + n${i}`;
     }
   }
   return [
+    ...state,
     'let boundProducer;',
     'let boundId = 0;',
     `return function write(p, ${args.join(', ')}) {`,
@@ -349,9 +403,10 @@ function writerSource(fields: readonly EventField[], fixedLength: number): strin
     '}',
     `const r = p.reserve(${length});`,
     'if (r === null) return false;',
-    'const o = r.offset, v = r.view, u8 = r.bytes;',
-    `v.setUint32(o + ${COMMON_TYPE_OFFSET}, id, true);`,
-    `v.setInt32(o + ${COMMON_PID_OFFSET}, PID, true);`,
+    'const o = r.offset, v = r.view, u8 = r.bytes, w = r.words;',
+    // common_type, common_flags (0), common_preempt_count (0) as one word; then common_pid.
+    LITTLE_ENDIAN ? `w[(o + ${COMMON_TYPE_OFFSET}) >> 2] = id;` : `v.setUint32(o + ${COMMON_TYPE_OFFSET}, id, true);`,
+    LITTLE_ENDIAN ? `w[(o + ${COMMON_PID_OFFSET}) >> 2] = PID;` : `v.setInt32(o + ${COMMON_PID_OFFSET}, PID, true);`,
     `let d = ${fixedLength};`,
     ...put,
     'return p.commit();',
@@ -413,8 +468,8 @@ export class TypedEvent<F extends FieldSpecs = FieldSpecs> {
       return id;
     };
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the compiled writer (see writerSource)
-    const compile = new Function('NAME', 'F', 'PID', 'bind', 'badValue', 'tooLong', 'utf8Length', 'writeUtf8', 'writeChars', writerSource(fields, fixedLength));
-    this.write = compile(`${this.system}:${this.name}`, fields, THREAD_PID, bind, badValue, tooLong, utf8Length, writeUtf8, writeChars) as EventWriter;
+    const compile = new Function('NAME', 'F', 'PID', 'bind', 'badValue', 'tooLong', 'utf8Length', 'writeUtf8Z', 'writeChars', writerSource(fields, fixedLength));
+    this.write = compile(`${this.system}:${this.name}`, fields, THREAD_PID, bind, badValue, tooLong, utf8Length, writeUtf8Z, writeChars) as EventWriter;
   }
 
   /** Registers the event in `registry` (idempotent) and returns its ID there. */
