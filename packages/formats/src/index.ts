@@ -18,3 +18,5 @@ export type { RawWriteResult, ReadRawOptions } from './raw.js';
 export { eventLine, lostLine, timestampText, toText, writeText } from './text.js';
 export { CounterSample, SpanBegin, SpanEnd, toChromeTrace } from './chrome.js';
 export type { ChromeTraceEvent, ChromeTraceOptions } from './chrome.js';
+export { TraceDatRecorder, exportTraceDat } from './record.js';
+export type { RecordProgress } from './record.js';

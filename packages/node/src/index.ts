@@ -14,3 +14,4 @@ export { keepErrorCodes, reviveError, serializeThrown } from './protocol.js';
 export type { ControlApi, ControlWaitOptions, MappingDescriptor, SerializedThrown, WireError } from './protocol.js';
 export { portEndpoint } from './endpoint.js';
 export type { MessageFilter } from './endpoint.js';
+export { RECORD_WORKER_DATA_KEY, recordingBuffer } from './record.js';
