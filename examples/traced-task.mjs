@@ -3,6 +3,7 @@
 //
 //   npm run -s build && node packages/cli/dist/bin.js record --pool 2 --tasks 8 -o /tmp/pool.dat examples/traced-task.mjs
 //   node packages/cli/dist/bin.js report /tmp/pool.dat | tail -3
+import { isMainThread } from 'node:worker_threads';
 import { defineEvent } from '@tracebuf/core';
 import { SpanBegin, SpanEnd } from '@tracebuf/formats';
 import { poolProducer } from '@tracebuf/node/piscina';
@@ -19,4 +20,9 @@ export default function task({ index }) {
   }
   SpanEnd.write(p, `task ${index}`);
   return sum;
+}
+
+if (isMainThread) {
+  console.log('traced-task.mjs is a piscina task file: run it with');
+  console.log('  node packages/cli/dist/bin.js record --pool 2 --tasks 8 -o /tmp/pool.dat examples/traced-task.mjs');
 }
