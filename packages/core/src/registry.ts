@@ -297,25 +297,31 @@ function writeChars(w: Int32Array, u8: Uint8Array, at: number, s: string, size: 
   bufferView(u8).write(s, at, size - 1, 'utf8');
 }
 
+/** Bytes of a string field's scratch: strings up to this long (NUL included) are copied from it. */
+const STRING_SCRATCH_LENGTH = 256;
+
+/** Encodes `s` into a string field's scratch (NUL, then zeros to a word); returns its length with the NUL. */
+function encodeString(w: Int32Array, u8: Uint8Array, s: string): number {
+  const length = utf8Length(s) + 1;
+  if (length <= u8.length) {
+    writeUtf8Z(w, u8, 0, s, length - 1);
+    for (let i = length; i < Math.min(u8.length, (length + 3) & ~3); i++) u8[i] = 0;
+  }
+  return length;
+}
+
+/** Encodes `s` into a `char[size]` field's scratch: at most size-1 bytes, NUL-padded. */
+function encodeChars(w: Int32Array, u8: Uint8Array, s: string, size: number): void {
+  u8.fill(0);
+  writeChars(w, u8, 0, s, size, utf8Length(s));
+}
+
 function badValue(event: string, field: EventField, value: unknown): never {
   invalid(`event ${event} field ${field.name} (${field.type}) got a value of the wrong type`, field.name, value);
 }
 
 function tooLong(event: string, field: EventField, length: number): never {
   invalid(`event ${event} field ${field.name} is longer than a __data_loc can say (${DATA_LOC_MAX_LENGTH} bytes)`, `${field.name}.length`, length);
-}
-
-/**
- * Source of an inline copy of ASCII string `src` (`length` chars) to `at`: whole little-endian
- * words while `at` is aligned, then bytes. (Inline rather than a call: the writer of an event
- * with several string fields outgrows V8's inlining budget, and a call per field costs more than
- * the copy.)
- */
-function asciiCopySource(src: string, at: string, length: string): string {
-  const words = LITTLE_ENDIAN
-    ? `if (((${at}) & 3) === 0) for (const e = (${length}) & ~3; k < e; k += 4) w[((${at}) + k) >> 2] = ${src}.charCodeAt(k) | (${src}.charCodeAt(k + 1) << 8) | (${src}.charCodeAt(k + 2) << 16) | (${src}.charCodeAt(k + 3) << 24);`
-    : '';
-  return `  { let k = 0; ${words} for (; k < ${length}; k++) u8[(${at}) + k] = ${src}.charCodeAt(k); }`;
 }
 
 /**
@@ -353,30 +359,36 @@ function writerSource(fields: readonly EventField[], fixedLength: number): strin
         pre.push(`if (typeof ${a} !== 'boolean') ${bad};`);
         put.push(`u8[${o}] = ${a} ? 1 : 0;`);
         break;
-      case FieldKind.CHAR:
-        state.push(`let last${i} = '';`, `let lastN${i} = 0;`);
-        pre.push(`if (typeof ${a} !== 'string') ${bad};`, `if (${a} !== last${i}) { lastN${i} = utf8Length(${a}); last${i} = ${a}; }`);
-        put.push(
-          `if (lastN${i} < ${f.size} && lastN${i} === ${a}.length && lastN${i} <= ${JS_STRING_MAX}) {`,
-          asciiCopySource(a, `${o}`, `lastN${i}`),
-          `  for (let k = ${o} + lastN${i}; k < ${o} + ${f.size}; k++) u8[k] = 0;`,
-          `} else writeChars(w, u8, ${o}, ${a}, ${f.size}, lastN${i});`,
-        );
+      case FieldKind.CHAR: {
+        // The field's bytes for the last string seen, NUL-padded, kept in a scratch of whole
+        // words: a repeated string costs a few word copies.
+        const words = Math.ceil(f.size / 4);
+        state.push(`let last${i} = '';`, `const sc${i} = new Uint8Array(${words * 4});`, `const sw${i} = new Int32Array(sc${i}.buffer);`);
+        pre.push(`if (typeof ${a} !== 'string') ${bad};`, `if (${a} !== last${i}) { encodeChars(sw${i}, sc${i}, ${a}, ${f.size}); last${i} = ${a}; }`);
+        // Whole words only where the field is 4-aligned (the overshoot up to a word stays inside
+        // the fixed part, and later fields are written after it).
+        put.push(f.offset % 4 === 0 && LITTLE_ENDIAN ? `for (let k = 0; k < ${words}; k++) w[((${o}) >> 2) + k] = sw${i}[k];` : `for (let k = 0; k < ${f.size}; k++) u8[${o} + k] = sc${i}[k];`);
         break;
+      }
       case FieldKind.STRING:
-        // A one-entry cache of the last string's UTF-8 length: log messages repeat.
-        state.push(`let last${i} = '';`, `let lastN${i} = 1;`);
+        // The last string's UTF-8 bytes and NUL, kept in a scratch of whole words (log messages
+        // repeat): its length is known and the copy is a few word stores. Longer strings go
+        // straight to the ring.
+        state.push(`let last${i} = '';`, `let lastN${i} = 1;`, `const sc${i} = new Uint8Array(${STRING_SCRATCH_LENGTH});`, `const sw${i} = new Int32Array(sc${i}.buffer);`);
         pre.push(
           `if (typeof ${a} !== 'string') ${bad};`,
-          `if (${a} !== last${i}) { lastN${i} = utf8Length(${a}) + 1; last${i} = ${a}; }`,
+          `if (${a} !== last${i}) { lastN${i} = encodeString(sw${i}, sc${i}, ${a}); last${i} = ${a}; }`,
           `const n${i} = lastN${i};`,
           `if (n${i} > ${DATA_LOC_MAX_LENGTH}) tooLong(NAME, F[${i}], n${i});`,
         );
         put.push(
           `v.setUint32(${o}, (n${i} << 16) | d, true);`,
-          `if (n${i} - 1 === ${a}.length && n${i} <= ${JS_STRING_MAX + 1}) {`,
-          asciiCopySource(a, 'o + d', `n${i} - 1`),
-          `  u8[o + d + n${i} - 1] = 0;`,
+          `if (n${i} <= ${STRING_SCRATCH_LENGTH}) {`,
+          // Whole words where the data starts aligned: the overshoot (up to 3 bytes of zeros) is
+          // overwritten by the next dynamic field or lands in the event's own padding.
+          LITTLE_ENDIAN
+            ? `  if (((o + d) & 3) === 0) { for (let k = 0, e = (n${i} + 3) >> 2; k < e; k++) w[((o + d) >> 2) + k] = sw${i}[k]; } else for (let k = 0; k < n${i}; k++) u8[o + d + k] = sc${i}[k];`
+            : `  for (let k = 0; k < n${i}; k++) u8[o + d + k] = sc${i}[k];`,
           `} else writeUtf8Z(w, u8, o + d, ${a}, n${i} - 1);`,
           `d += n${i};`,
         );
@@ -468,8 +480,8 @@ export class TypedEvent<F extends FieldSpecs = FieldSpecs> {
       return id;
     };
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the compiled writer (see writerSource)
-    const compile = new Function('NAME', 'F', 'PID', 'bind', 'badValue', 'tooLong', 'utf8Length', 'writeUtf8Z', 'writeChars', writerSource(fields, fixedLength));
-    this.write = compile(`${this.system}:${this.name}`, fields, THREAD_PID, bind, badValue, tooLong, utf8Length, writeUtf8Z, writeChars) as EventWriter;
+    const compile = new Function('NAME', 'F', 'PID', 'bind', 'badValue', 'tooLong', 'encodeString', 'encodeChars', 'writeUtf8Z', writerSource(fields, fixedLength));
+    this.write = compile(`${this.system}:${this.name}`, fields, THREAD_PID, bind, badValue, tooLong, encodeString, encodeChars, writeUtf8Z) as EventWriter;
   }
 
   /** Registers the event in `registry` (idempotent) and returns its ID there. */

@@ -5,7 +5,8 @@
  * without being told the schemas.
  */
 import { Worker } from 'node:worker_threads';
-import { EventRegistry, THREAD_PID, TraceBuffer, TraceBufferError, defineEvent, formatText, layout, parseEventFormat } from '@tracebuf/core';
+import { type DecodedEvent, EventRegistry, THREAD_PID, TraceBuffer, TraceBufferError, defineEvent, formatText, layout, parseEventFormat } from '@tracebuf/core';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { codeOf } from './support/errors.js';
 import { gcRunsDuring } from './support/gc.js';
@@ -62,6 +63,36 @@ describe('defineEvent', () => {
     expect(second!.fields).toEqual({ a8: 0, b8: 0, a16: 0, b16: 0, a32: 0, b32: 0, a64: 2 ** 53 - 1, b64: -(2 ** 40), flag: false, tag: '', msg: '', blob: new Uint8Array(0) });
     expect(third!.fields.msg).toBe('m'.repeat(300));
     expect(third!.fields.b64).toBe(-4);
+  });
+
+  it('round-trips any values: strings repeated or not, ASCII or not, short or over the scratch, fields at any alignment', () => {
+    // fast-check prints its seed and the shrunk counterexample on failure; TRACEBUF_SEED=<n> replays.
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 64, overwrite: false, clock: 'counter' });
+    const e = tb.defineEvent('prop', { a: 'u8', tag: 'char[5]', s1: 'string', b16: 's16', s2: 'string', blob: 'bytes', odd: 'char[3]', n: 'u64' });
+    const text = fc.oneof(fc.string({ maxLength: 20 }), fc.string({ unit: 'grapheme', maxLength: 12 }), fc.string({ minLength: 250, maxLength: 400 }), fc.constantFrom('', 'same', 'ünï'));
+    const record = fc.tuple(fc.integer({ min: 0, max: 255 }), text, text, fc.integer({ min: -32768, max: 32767 }), text, fc.uint8Array({ maxLength: 40 }), text, fc.maxSafeNat());
+    fc.assert(
+      fc.property(fc.array(record, { minLength: 1, maxLength: 30 }), (records) => {
+        const p = tb.producer(0);
+        try {
+          for (const r of records) expect(e.write(p, ...r)).toBe(true);
+        } finally {
+          p.release();
+        }
+        const got: DecodedEvent['fields'][] = [];
+        tb.drainTo((_cpu, _ts, payload) => got.push(tb.events.decode(payload).fields));
+        const cut = (s: string, bytes: number): string => {
+          let out = '';
+          for (const ch of s) {
+            if (Buffer.byteLength(out + ch) > bytes) break;
+            out += ch;
+          }
+          return out;
+        };
+        expect(got).toEqual(records.map(([a, tag, s1, b16, s2, blob, odd, n]) => ({ a, tag: cut(tag, 4), s1, b16, s2, blob, odd: cut(odd, 2), n })));
+      }),
+      { numRuns: 150, ...(process.env['TRACEBUF_SEED'] ? { seed: Number(process.env['TRACEBUF_SEED']) } : {}) },
+    );
   });
 
   it('lays fields out as the kernel struct would and prints the ftrace format text', () => {
