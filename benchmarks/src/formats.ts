@@ -6,7 +6,9 @@
  * 1. **Typed events.** For several schemas, `Event.write(p, ...values)` against `p.write(bytes)`
  *    of the very payload that typed write produces (common header, fields, dynamic data), one
  *    thread, one ring, `counter` and `local` clocks, batches of events per task iteration; ns per
- *    event and the ratio typed ÷ raw (goal ≤ 1.3×).
+ *    event and the ratio typed ÷ raw (goal ≤ 1.3×). Most schemas write the same values each
+ *    time (a log statement's constant message: the writer keeps the last string's bytes); one
+ *    rotates through 16 messages, so its string is encoded on every write.
  * 2. **Raw stream to a file.** A full ring (1024 × 4 KiB) written to a file with `writeRaw`
  *    (GET_READER, then a vectored write straight from the shared memory), against a dd-style
  *    baseline in the same run: `writeSync` of the same number of 4 KiB blocks from one buffer to
@@ -40,6 +42,8 @@ interface Schema {
   readonly name: string;
   readonly fields: FieldSpecs;
   readonly values: readonly unknown[];
+  /** Other value sets the writes rotate through (16 in all): strings that change every event. */
+  readonly varied?: (i: number) => readonly unknown[];
 }
 
 /** The schemas measured: integers only; a log line; a request; every kind of field. */
@@ -47,6 +51,12 @@ export const SCHEMAS: readonly Schema[] = [
   { name: 'ints', fields: { a: 'u32', b: 'u32', c: 'u64', d: 's16' }, values: [1, 2, 3, -4] },
   { name: 'log', fields: { level: 'u8', code: 'u32', msg: 'string' }, values: [3, 404, 'user not found: 1234'] },
   { name: 'request', fields: { id: 'u32', status: 'u16', path: 'string', bytes: 'u64' }, values: [7, 200, '/api/v1/items/42', 123_456] },
+  {
+    name: 'log, message varies',
+    fields: { level: 'u8', code: 'u32', msg: 'string' },
+    values: [3, 404, 'user not found: 1000'],
+    varied: (i) => [3, 404, `user not found: ${1000 + i}`],
+  },
   {
     name: 'mixed',
     fields: { n: 'u32', big: 'u64', s: 'string', tag: 'char[16]', b: 'bytes', f: 'bool' },
@@ -58,16 +68,19 @@ const CLOCKS = ['counter', 'local'] as const;
 const SUBBUF_SIZE = 4096;
 const NR_SUBBUFS = 256;
 
-/** The exact payload (unpadded) one typed write of `schema` produces. */
-function payloadOf(event: TypedEvent, schema: Schema): Uint8Array {
+/** Value sets the writes rotate through (a power of two). */
+const VARIED_SETS = 16;
+
+/** The exact payload (unpadded) one typed write of `values` produces. */
+function payloadOf(event: TypedEvent, values: readonly unknown[]): Uint8Array {
   const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 4, clock: 'counter' });
   const p = tb.producer(0);
-  event.write(p, ...schema.values);
+  event.write(p, ...values);
   const payload = [...tb.iterate()][0]!.payload;
   // The writer's own length: the fixed part plus each dynamic field's bytes.
   let length = event.fixedLength;
   for (const [i, [, spec]] of event.specs.entries()) {
-    const v = schema.values[i];
+    const v = values[i];
     if (spec === 'string') length += Buffer.byteLength(v as string) + 1;
     if (spec === 'bytes') length += (v as Uint8Array).length;
   }
@@ -115,21 +128,24 @@ export async function runFormats(): Promise<unknown> {
   for (const clock of CLOCKS) {
     const p = TraceBuffer.create({ cpus: 1, subbufSize: SUBBUF_SIZE, nrSubbufs: NR_SUBBUFS, clock }).producer(0);
     for (const s of SCHEMAS) {
-      const event = defineEvent(`bench_${s.name}`, s.fields);
-      const v = s.values;
-      const bytes = payloadOf(event, s);
-      payloadLengths.set(s.name, bytes.length);
+      const event = defineEvent(`bench_${s.name.replace(/\W+/g, '_')}`, s.fields);
+      const sets = Array.from({ length: VARIED_SETS }, (_, i) => (s.varied === undefined ? s.values : s.varied(i)));
+      const payloads = sets.map((values) => payloadOf(event, values));
+      payloadLengths.set(s.name, payloads[0]!.length);
       const write = event.write;
       typedTasks.push({
         name: `${clock} ${s.name} typed`,
         fn: () => {
-          for (let i = 0; i < batch; i++) write(p, v[0], v[1], v[2], v[3], v[4], v[5]);
+          for (let i = 0; i < batch; i++) {
+            const v = sets[i & (VARIED_SETS - 1)]!;
+            write(p, v[0], v[1], v[2], v[3], v[4], v[5]);
+          }
         },
       });
       typedTasks.push({
         name: `${clock} ${s.name} raw`,
         fn: () => {
-          for (let i = 0; i < batch; i++) p.write(bytes);
+          for (let i = 0; i < batch; i++) p.write(payloads[i & (VARIED_SETS - 1)]!);
         },
       });
     }

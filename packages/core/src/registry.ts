@@ -244,10 +244,13 @@ export type EventWriter = (p: Producer, ...values: unknown[]) => boolean;
 /** Strings up to this many UTF-16 units are scanned and copied in JS; longer ones go through Buffer. */
 const JS_STRING_MAX = 64;
 
-/** UTF-8 length of `s` (an ASCII scan in JS for short strings; Buffer's native count above). */
+/** Up to this many UTF-16 units a JS scan counts UTF-8 bytes faster than Buffer's native count. */
+const JS_SCAN_MAX = 8;
+
+/** UTF-8 length of `s` (an ASCII scan in JS for very short strings; Buffer's native count above). */
 function utf8Length(s: string): number {
   const n = s.length;
-  if (n > JS_STRING_MAX) return Buffer.byteLength(s, 'utf8');
+  if (n > JS_SCAN_MAX) return Buffer.byteLength(s, 'utf8');
   for (let i = 0; i < n; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, 'utf8');
   return n;
 }
@@ -300,14 +303,11 @@ function writeChars(w: Int32Array, u8: Uint8Array, at: number, s: string, size: 
 /** Bytes of a string field's scratch: strings up to this long (NUL included) are copied from it. */
 const STRING_SCRATCH_LENGTH = 256;
 
-/** Encodes `s` into a string field's scratch (NUL, then zeros to a word); returns its length with the NUL. */
-function encodeString(w: Int32Array, u8: Uint8Array, s: string): number {
+/** Encodes `s` (at most the scratch's length with its NUL) into a string field's scratch: NUL, then zeros to a word. */
+function encodeString(w: Int32Array, u8: Uint8Array, s: string): void {
   const length = utf8Length(s) + 1;
-  if (length <= u8.length) {
-    writeUtf8Z(w, u8, 0, s, length - 1);
-    for (let i = length; i < Math.min(u8.length, (length + 3) & ~3); i++) u8[i] = 0;
-  }
-  return length;
+  writeUtf8Z(w, u8, 0, s, length - 1);
+  for (let i = length; i < Math.min(u8.length, (length + 3) & ~3); i++) u8[i] = 0;
 }
 
 /** Encodes `s` into a `char[size]` field's scratch: at most size-1 bytes, NUL-padded. */
@@ -374,16 +374,19 @@ function writerSource(fields: readonly EventField[], fixedLength: number): strin
         // The last string's UTF-8 bytes and NUL, kept in a scratch of whole words (log messages
         // repeat): its length is known and the copy is a few word stores. Longer strings go
         // straight to the ring.
-        state.push(`let last${i} = '';`, `let lastN${i} = 1;`, `const sc${i} = new Uint8Array(${STRING_SCRATCH_LENGTH});`, `const sw${i} = new Int32Array(sc${i}.buffer);`);
+        // A new string is written straight to the ring; the scratch is filled when the same
+        // string comes a second time in a row.
+        state.push(`let last${i} = '';`, `let lastN${i} = 1;`, `let ok${i} = true;`, `const sc${i} = new Uint8Array(${STRING_SCRATCH_LENGTH});`, `const sw${i} = new Int32Array(sc${i}.buffer);`);
         pre.push(
           `if (typeof ${a} !== 'string') ${bad};`,
-          `if (${a} !== last${i}) { lastN${i} = encodeString(sw${i}, sc${i}, ${a}); last${i} = ${a}; }`,
+          `if (${a} !== last${i}) { lastN${i} = utf8Length(${a}) + 1; last${i} = ${a}; ok${i} = false; }`,
+          `else if (!ok${i} && lastN${i} <= ${STRING_SCRATCH_LENGTH}) { encodeString(sw${i}, sc${i}, ${a}); ok${i} = true; }`,
           `const n${i} = lastN${i};`,
           `if (n${i} > ${DATA_LOC_MAX_LENGTH}) tooLong(NAME, F[${i}], n${i});`,
         );
         put.push(
           `v.setUint32(${o}, (n${i} << 16) | d, true);`,
-          `if (n${i} <= ${STRING_SCRATCH_LENGTH}) {`,
+          `if (ok${i}) {`,
           // Whole words where the data starts aligned: the overshoot (up to 3 bytes of zeros) is
           // overwritten by the next dynamic field or lands in the event's own padding.
           LITTLE_ENDIAN
@@ -480,8 +483,8 @@ export class TypedEvent<F extends FieldSpecs = FieldSpecs> {
       return id;
     };
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the compiled writer (see writerSource)
-    const compile = new Function('NAME', 'F', 'PID', 'bind', 'badValue', 'tooLong', 'encodeString', 'encodeChars', 'writeUtf8Z', writerSource(fields, fixedLength));
-    this.write = compile(`${this.system}:${this.name}`, fields, THREAD_PID, bind, badValue, tooLong, encodeString, encodeChars, writeUtf8Z) as EventWriter;
+    const compile = new Function('NAME', 'F', 'PID', 'bind', 'badValue', 'tooLong', 'utf8Length', 'encodeString', 'encodeChars', 'writeUtf8Z', writerSource(fields, fixedLength));
+    this.write = compile(`${this.system}:${this.name}`, fields, THREAD_PID, bind, badValue, tooLong, utf8Length, encodeString, encodeChars, writeUtf8Z) as EventWriter;
   }
 
   /** Registers the event in `registry` (idempotent) and returns its ID there. */
