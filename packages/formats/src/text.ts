@@ -12,15 +12,21 @@ import { clockIsNs } from './tracedat.js';
 /** The timestamp as trace-cmd prints it: `sec.usec` for clocks in ns, the raw count otherwise. */
 export function timestampText(timestamp: number, clock: string): string {
   if (!clockIsNs(clock)) return String(timestamp);
-  const sec = Math.floor(timestamp / 1e9);
-  const usec = Math.floor((timestamp % 1e9) / 1e3);
+  // Rounded to the nearest µs, as trace-cmd prints it.
+  let sec = Math.floor(timestamp / 1e9);
+  let usec = Math.round((timestamp - sec * 1e9) / 1e3);
+  if (usec === 1e6) {
+    sec++;
+    usec = 0;
+  }
   return `${sec}.${String(usec).padStart(6, '0')}`;
 }
 
 /** One event's line (without the newline). */
 export function eventLine(record: DecodedRecord, threads: ReadonlyMap<number, string>, clock: string): string {
   const e = record.event;
-  const comm = threads.get(e.pid) ?? '<...>';
+  // (pid 0 is the idle task in the kernel's traces; trace-cmd names it so.)
+  const comm = threads.get(e.pid) ?? (e.pid === 0 ? '<idle>' : '<...>');
   const fields = Object.entries(e.fields)
     .map(([k, v]) => `${k}=${fieldText(v)}`)
     .join(' ');
