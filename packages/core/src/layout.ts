@@ -635,7 +635,7 @@ export const EventRegistryLayout = defineLayout(
   'event registry (private, one per buffer)',
   [
     w32('lock', '0 free, 1 held by a thread appending a schema'),
-    w32('count', 'schemas published; entry k has the event ID EVENT_ID_BASE + k'),
+    w32('count', 'entries published (event schemas and thread names); the n-th event schema has ID EVENT_ID_BASE + n'),
     w32('used', 'bytes of the entry area in use'),
     w32('capacity', 'bytes of the entry area'),
     { name: 'entries', length: 0, align: 4, doc: 'entries: u32 length, then that many bytes of UTF-8 JSON, padded to 4' },
@@ -645,7 +645,7 @@ export const EventRegistryLayout = defineLayout(
 
 /** Int32 index of the registry lock. */
 export const REGISTRY_LOCK_INDEX = EventRegistryLayout.offsetOf('lock') / 4;
-/** Int32 index of the published schema count. */
+/** Int32 index of the published entry count. */
 export const REGISTRY_COUNT_INDEX = EventRegistryLayout.offsetOf('count') / 4;
 /** Int32 index of the bytes used in the entry area. */
 export const REGISTRY_USED_INDEX = EventRegistryLayout.offsetOf('used') / 4;
