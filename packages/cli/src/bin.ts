@@ -90,7 +90,13 @@ async function main(argv: readonly string[]): Promise<number> {
     if (command === 'report') {
       const out = new StdoutBatch();
       try {
-        runReport(rest, (text) => out.write(text));
+        const tty = process.stderr.isTTY === true;
+        runReport(
+          rest,
+          (text) => out.write(text),
+          (line) => (tty ? process.stderr.write(`\r${line}\x1b[K`) : console.error(line)),
+        );
+        if (tty) process.stderr.write('\r\x1b[K');
         out.flush();
       } catch (err) {
         if (!(err instanceof ClosedOutput)) throw err;

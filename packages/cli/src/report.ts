@@ -67,14 +67,27 @@ function writeHex(capture: Capture, write: (line: string) => void): number {
   });
 }
 
-/** Runs `tracebuf report` with `argv`; returns the number of events. */
-export function runReport(argv: readonly string[], out: (text: string) => void): number {
+/**
+ * Runs `tracebuf report` with `argv`; returns the number of events. `progress` gets a line about
+ * once a second while a long report runs.
+ */
+export function runReport(argv: readonly string[], out: (text: string) => void, progress: (line: string) => void = () => {}): number {
   const parsed = parseArgs(argv, REPORT_OPTIONS);
   if (parsed.positionals.length !== 1) throw new UsageError(parsed.positionals.length === 0 ? 'report needs a file' : `report takes one file: ${parsed.positionals.join(' ')}`);
   const capture = loadCapture(parsed.positionals[0]!, parsed);
   const target = parsed.options.output as string | undefined;
   const chunks: string[] = [];
-  const write = target === undefined ? out : (s: string): void => void chunks.push(s);
+  const started = performance.now();
+  let lines = 0;
+  let shown = started;
+  const emit = target === undefined ? out : (s: string): void => void chunks.push(s);
+  const write = (s: string): void => {
+    emit(s);
+    if ((++lines & 0xfff) === 0 && performance.now() - shown >= 1000) {
+      shown = performance.now();
+      progress(`report: ${lines} lines, ${((shown - started) / 1000).toFixed(0)} s`);
+    }
+  };
   let n: number;
   if (parsed.options.chrome === true) {
     if (capture.formats.length === 0) throw new TraceBufferError('EINVAL', 'Chrome JSON needs event formats (a trace.dat, or --formats): formats=0');

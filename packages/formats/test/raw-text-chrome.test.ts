@@ -107,3 +107,25 @@ describe('Chrome trace-event JSON', () => {
     expect(json.displayTimeUnit).toBe('ns');
   });
 });
+
+describe('a snapshot', () => {
+  it('exports to every format, like the live buffer', () => {
+    const tb = TraceBuffer.create({ cpus: 2, nrSubbufs: 8, clock: 'counter' });
+    const p = tb.producer(1);
+    for (let i = 0; i < 40; i++) Tick.write(p, i, `snap ${i}`);
+    const snapshot = tb.snapshot();
+    const file = join(dir, 'snapshot-cpu1.raw');
+    writeRaw(snapshot, 1, file);
+    const fromRaw: number[] = [];
+    decodeCapture(readRaw(readFileSync(file), { cpu: 1, formats: snapshot.events.formats() }), (r) => fromRaw.push(r.event.fields.n as number));
+    expect(fromRaw).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    // writeRaw consumed the snapshot's cpu 1: take another one of the same data for the others.
+    const again = TraceBuffer.create({ cpus: 2, nrSubbufs: 8, clock: 'counter' });
+    const q = again.producer(1);
+    for (let i = 0; i < 40; i++) Tick.write(q, i, `snap ${i}`);
+    const capture = captureBuffer(again.snapshot());
+    expect(toText(capture).trim().split('\n')).toHaveLength(40);
+    expect(toChromeTrace(capture).traceEvents.filter((e) => e.ph === 'i')).toHaveLength(40);
+  });
+});
+
