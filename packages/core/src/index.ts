@@ -16,6 +16,7 @@ export type { ConsumeOptions, TraceEvent } from './consumer.js';
 export { CpuBuffer, cpuDataLength } from './cpu-buffer.js';
 export type { Geometry, WriterSnapshot } from './cpu-buffer.js';
 export { ErrorCode, TraceBufferError } from './errors.js';
+export { MAX_INTERNED_LENGTH, NO_STRING, StringTable } from './strings.js';
 export { DEFAULT_EVENT_SYSTEM, EventRegistry, THREAD_COMM, THREAD_PID, TypedEvent, defineEvent } from './registry.js';
 export type { DefineEventOptions, EventWriter, FieldValues } from './registry.js';
 export { COMMON_FIELDS, FieldKind, decodeWith, defaultPrintFmt, fieldText, formatText, layoutFields, parseEventFormat } from './schema.js';

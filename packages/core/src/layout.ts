@@ -658,6 +658,28 @@ export const EVENT_ID_BASE = 1000;
 /** Default length of a buffer's registry (header included). */
 export const EVENT_REGISTRY_LENGTH = 64 * 1024;
 
+/**
+ * The string table (a SharedArrayBuffer of its own, one per buffer, in the handle): strings
+ * producers refer to by ID, like the kernel's `printk_formats` (see strings.ts). Entries are
+ * appended lock-free: `used` is bumped with `Atomics.add`, the entry's length word is stored last.
+ */
+export const StringTableLayout = defineLayout(
+  'string table (private, one per buffer)',
+  [
+    w32('used', 'bytes of the entry area handed out (may run past the end once the table is full)'),
+    w32('reserved', 'keeps the entries 8-aligned'),
+    { name: 'entries', length: 0, align: 4, doc: 'entries: u32 (UTF-8 length + 1, 0 while being written), the bytes, padded to 4; an ID is an entry offset' },
+  ],
+  4,
+);
+
+/** Int32 index of the string table's `used`. */
+export const STRING_TABLE_USED_INDEX = StringTableLayout.offsetOf('used') / 4;
+/** Byte offset of the first string table entry. */
+export const STRING_TABLE_ENTRIES_OFFSET = StringTableLayout.offsetOf('entries');
+/** Default length of a buffer's string table. */
+export const STRING_TABLE_LENGTH = 256 * 1024;
+
 /** Every region, in the order {@link describeLayout} prints them. */
 export const ALL_LAYOUTS: readonly Layout[] = [
   SubbufHeaderLayout,
@@ -669,6 +691,7 @@ export const ALL_LAYOUTS: readonly Layout[] = [
   ClockPageLayout,
   FtraceCommonLayout,
   EventRegistryLayout,
+  StringTableLayout,
 ];
 
 /**

@@ -45,6 +45,7 @@ import { Producer, type ProducerContext } from './producer.js';
 import { iterateEvents } from './iterate.js';
 import { type DefineEventOptions, EventRegistry, type TypedEvent, defineEvent } from './registry.js';
 import type { FieldSpecs } from './schema.js';
+import { StringTable } from './strings.js';
 import { growRing, shrinkRing } from './resize.js';
 
 /** Receives the events of {@link TraceBuffer.drainTo}. */
@@ -137,6 +138,8 @@ export interface TraceBufferHandle {
   readonly snapshotOf?: readonly number[];
   /** The typed-event registry shared by every thread (absent in handles made before it existed). */
   readonly events?: SharedArrayBuffer;
+  /** The string table shared by every thread (absent in handles made before it existed). */
+  readonly strings?: SharedArrayBuffer;
 }
 
 /** The current geometry of one CPU buffer. */
@@ -262,6 +265,7 @@ function checkHandle(handle: unknown): TraceBufferHandle {
   if (!isSab(h.global) || h.global.byteLength !== globalControlLength(config.cpus) || new Int32Array(h.global)[MAGIC_INDEX] !== CONTROL_MAGIC) {
     invalid('handle has no tracebuf control block', 'handle.global', h.global);
   }
+  if (h.strings !== undefined && !isSab(h.strings)) invalid('handle has a bad string table', 'handle.strings', h.strings);
   if (h.events !== undefined && !isSab(h.events)) invalid('handle has a bad event registry', 'handle.events', h.events);
   if (!Array.isArray(h.cpus) || h.cpus.length !== config.cpus) invalid('handle cpus do not match its config', 'handle.cpus', h.cpus);
   if (config.clock === ClockName.LOCAL && !(isSab(h.clock) && h.clock.byteLength === CLOCK_PAGE_LENGTH)) {
@@ -314,6 +318,11 @@ export class TraceBuffer implements MappingHost {
    * `tb.events.formats()` lists the formats (what trace.dat stores).
    */
   readonly events: EventRegistry;
+  /**
+   * The string table (the kernel's `printk_formats`): strings producers refer to by ID, such as a
+   * log statement's message format. Shared by every thread of the buffer.
+   */
+  readonly strings: StringTable;
 
   readonly #slots: readonly Slot[];
   readonly #global: Int32Array;
@@ -326,6 +335,7 @@ export class TraceBuffer implements MappingHost {
     this.config = handle.config;
     this.isSnapshot = handle.snapshotOf !== undefined;
     this.events = new EventRegistry(handle.events ?? EventRegistry.allocate());
+    this.strings = new StringTable(handle.strings ?? StringTable.allocate());
     this.#global = new Int32Array(handle.global);
     this.#slots = handle.cpus.map((c, cpu) => {
       const anchor = anchorIndex(cpu);
@@ -366,7 +376,8 @@ export class TraceBuffer implements MappingHost {
     }));
     const clock = config.clock === ClockName.LOCAL ? localClockPage() : undefined;
     const events = EventRegistry.allocate();
-    return new TraceBuffer({ kind: 'tracebuf', version: 2, config, global, cpus, events, ...(clock === undefined ? {} : { clock }) });
+    const strings = StringTable.allocate();
+    return new TraceBuffer({ kind: 'tracebuf', version: 2, config, global, cpus, events, strings, ...(clock === undefined ? {} : { clock }) });
   }
 
   /** The same buffer in this thread, from a handle made anywhere. `EINVAL` if it is not one. */
@@ -801,6 +812,7 @@ export class TraceBuffer implements MappingHost {
         cpus: banks.map((bank) => ({ banks: [bank] })),
         snapshotOf: gens,
         events: this.events.sab,
+        strings: this.strings.sab,
         ...(this.handle.clock === undefined ? {} : { clock: this.handle.clock }),
       });
     });
