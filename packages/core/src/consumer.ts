@@ -46,8 +46,12 @@ export interface ConsumerHost {
   mapInternal(cpu: number): Mapping;
 }
 
-/** Per-CPU cursor of the merging consumer: the reader sub-buffer range being walked. */
-class CpuCursor {
+/**
+ * Per-CPU cursor of a merging consumer: the reader sub-buffer range being walked. `advance()`
+ * makes the next event current (in `reader`), asking GET_READER for more when the range is used
+ * up; `lost` holds the events lost before the current one (0, a count, or -1).
+ */
+export class CpuCursor {
   readonly reader = new SubbufReader();
   lastId: number;
   lastRead: number;

@@ -1,0 +1,332 @@
+/**
+ * The consumer side: takes the log records of every thread's ring (GET_READER, merged in
+ * timestamp order), formats each as the line pino would have written — `level`, `time`, `pid`,
+ * `hostname`, bindings, the merging object's fields, `msg` — and writes the NDJSON stream to a
+ * file descriptor, a path or a function. Lost records become a line that says how many were lost
+ * and where.
+ *
+ * @packageDocumentation
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { CpuCursor, LOST_EVENTS_UNKNOWN, type TraceBuffer, TraceBufferError, defineEvent, layout } from '@tracebuf/core';
+import { type Decoded, Decoder, LogEvent, MSG_NONE, RecordFlag } from './record.js';
+
+/** The event a pino destination writes: one pre-serialized line. */
+export const LogLineEvent = defineEvent('log_line', { line: 'string' });
+
+/** Options of {@link LogConsumer}. */
+export interface LogConsumerOptions {
+  /** Where lines go: a file descriptor (default 1, stdout), a path (appended to), or a function. */
+  readonly destination?: number | string | ((text: string) => void);
+  /** `hostname` of every line. Default `os.hostname()`. */
+  readonly hostname?: string;
+  /** `pid` of every line. Default `process.pid`. */
+  readonly pid?: number;
+}
+
+/** What a consumer has done. */
+export interface LogConsumerStats {
+  /** Lines written (records and lost-record lines). */
+  readonly lines: number;
+  /** Records reported lost. */
+  readonly lost: number;
+  /** Events that were not log records (other typed events in the same buffer). */
+  readonly skipped: number;
+}
+
+const LEVEL_LINES = new Map<number, string>([10, 20, 30, 40, 50, 60].map((l) => [l, `{"level":${l},"time":`]));
+
+/** A `%s`-style interpolation of `fmt` with `args`, as pino's quick-format does. */
+export function interpolate(fmt: string, args: readonly Decoded[]): string {
+  if (args.length === 0 || !fmt.includes('%')) return fmt;
+  let out = '';
+  let last = 0;
+  let a = 0;
+  for (let i = 0; i < fmt.length - 1; i++) {
+    if (fmt.charCodeAt(i) !== 37) continue; // '%'
+    const c = fmt[i + 1]!;
+    if (c === '%') {
+      out += fmt.slice(last, i) + '%';
+      last = i + 2;
+      i++;
+      continue;
+    }
+    if (!'sdifjoO'.includes(c) || a >= args.length) continue;
+    out += fmt.slice(last, i) + placeholder(c, args[a++]!);
+    last = i + 2;
+    i++;
+  }
+  return out + fmt.slice(last);
+}
+
+function plainOf(d: Decoded): unknown {
+  switch (d.kind) {
+    case 'plain':
+      return d.value;
+    case 'cut':
+      return cutText(d);
+    case 'json':
+      return JSON.parse(d.text) as unknown;
+    default:
+      return Object.fromEntries(d.entries.map(([k, v]) => [k, plainOf(v)]));
+  }
+}
+
+function cutText(d: Extract<Decoded, { kind: 'cut' }>): string {
+  return `${d.value}...[truncated: ${Buffer.byteLength(d.value)} of ${d.fullLength} bytes]`;
+}
+
+function placeholder(c: string, d: Decoded): string {
+  if (c === 'j' || c === 'o' || c === 'O') return jsonOf(d);
+  const v = plainOf(d);
+  if (c === 's') return typeof v === 'bigint' ? `${v}n` : String(v);
+  if (c === 'i') return String(Math.floor(Number(v)));
+  return String(Number(v));
+}
+
+/** JSON text of a decoded value. */
+function jsonOf(d: Decoded): string {
+  switch (d.kind) {
+    case 'plain':
+      if (d.value === undefined) return 'null';
+      if (typeof d.value === 'bigint') return JSON.stringify(d.value.toString());
+      if (typeof d.value === 'number' && !Number.isFinite(d.value)) return 'null';
+      return JSON.stringify(d.value);
+    case 'cut':
+      return JSON.stringify(cutText(d));
+    case 'json':
+      return d.text;
+    default:
+      return `{${d.entries
+        .filter(([, v]) => !(v.kind === 'plain' && v.value === undefined))
+        .map(([k, v]) => `${JSON.stringify(k)}:${jsonOf(v)}`)
+        .join(',')}}`;
+  }
+}
+
+/** The merging object's members as `,"k":v...` (pino merges them into the line). */
+function members(d: Decoded): string {
+  if (d.kind === 'flat') {
+    let out = '';
+    for (const [k, v] of d.entries) if (!(v.kind === 'plain' && v.value === undefined)) out += `,${JSON.stringify(k)}:${jsonOf(v)}`;
+    return out;
+  }
+  if (d.kind === 'json' && d.text.startsWith('{')) return d.text.length > 2 ? `,${d.text.slice(1, -1)}` : '';
+  return '';
+}
+
+/**
+ * Formats the log records of a buffer as pino NDJSON, in one thread (any thread: the main one,
+ * or a worker dedicated to it). `drain()` writes everything committed so far; `run()` keeps
+ * draining until aborted; `installExitDrain()` drains once more when the thread exits, so a
+ * `process.exit()` loses nothing that was committed.
+ */
+export class LogConsumer {
+  readonly #tb: TraceBuffer;
+  readonly #cursors: CpuCursor[];
+  readonly #write: (text: string) => void;
+  readonly #close: () => void;
+  readonly #prefix: string;
+  readonly #logId: number;
+  readonly #lineId: number;
+  readonly #decoder = new Decoder();
+  /** Buffer time → epoch ms (the clocks in ns; the `counter` clock has no time: now). */
+  readonly #epochOffsetMs: number | undefined;
+  #pending: string[] = [];
+  #pendingLength = 0;
+  #lines = 0;
+  #lost = 0;
+  #skipped = 0;
+  #closed = false;
+
+  constructor(tb: TraceBuffer, options: LogConsumerOptions = {}) {
+    this.#tb = tb;
+    const dest = options.destination ?? 1;
+    if (typeof dest === 'function') {
+      this.#write = dest;
+      this.#close = () => {};
+    } else {
+      const fd = typeof dest === 'number' ? dest : openSync(dest, 'a');
+      this.#write = (text) => {
+        writeSync(fd, text);
+      };
+      this.#close = typeof dest === 'number' ? () => {} : () => closeSync(fd);
+    }
+    this.#prefix = `,"pid":${options.pid ?? process.pid},"hostname":${JSON.stringify(options.hostname ?? osHostname())}`;
+    this.#logId = LogEvent.registerIn(tb.events);
+    this.#lineId = LogLineEvent.registerIn(tb.events);
+    this.#epochOffsetMs = tb.config.clock === 'counter' ? undefined : Date.now() - tb.now() / 1e6;
+    this.#cursors = [];
+    for (let cpu = 0; cpu < tb.config.cpus; cpu++) this.#cursors.push(new CpuCursor(tb.mapInternal(cpu)));
+  }
+
+  /** Lines, lost records and skipped events so far. */
+  get stats(): LogConsumerStats {
+    return { lines: this.#lines, lost: this.#lost, skipped: this.#skipped };
+  }
+
+  #emit(text: string): void {
+    this.#pending.push(text);
+    this.#pendingLength += text.length;
+    this.#lines++;
+    if (this.#pendingLength >= 65536) this.#flush();
+  }
+
+  #flush(): void {
+    if (this.#pending.length === 0) return;
+    const text = this.#pending.join('');
+    this.#pending = [];
+    this.#pendingLength = 0;
+    this.#write(text);
+  }
+
+  #time(ts: number): number {
+    return this.#epochOffsetMs === undefined ? Date.now() : Math.floor(this.#epochOffsetMs + ts / 1e6);
+  }
+
+  /** Writes every record committed now, merged in timestamp order. Returns the lines written. */
+  drain(): number {
+    if (this.#closed) throw new TraceBufferError('ENODEV', 'the log consumer is closed: drain=after close');
+    const before = this.#lines;
+    const cursors = this.#cursors;
+    for (;;) {
+      let best: CpuCursor | undefined;
+      for (const c of cursors) {
+        if (!c.has) c.advance();
+        if (c.has && (best === undefined || c.reader.timestamp < best.reader.timestamp)) best = c;
+      }
+      if (best === undefined) break;
+      const r = best.reader;
+      if (best.lost !== 0) this.#lostLine(best.mapping.cpu, best.lost, r.timestamp);
+      best.lost = 0;
+      best.has = false;
+      this.#record(r.bytes, r.payloadOffset, r.payloadLength, r.timestamp);
+    }
+    this.#flush();
+    return this.#lines - before;
+  }
+
+  #lostLine(cpu: number, lost: number, ts: number): void {
+    this.#lost += lost > 0 ? lost : 0;
+    const count = lost === LOST_EVENTS_UNKNOWN ? 'an unknown number of' : String(lost);
+    this.#emit(
+      `{"level":40,"time":${this.#time(ts)}${this.#prefix},"lost":${lost === LOST_EVENTS_UNKNOWN ? null : lost},"cpu":${cpu},"msg":"tracebuf: ${count} log records lost on cpu ${cpu}"}\n`,
+    );
+  }
+
+  #record(bytes: Uint8Array, at: number, length: number, ts: number): void {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const id = view.getUint16(at + layout.COMMON_TYPE_OFFSET, true);
+    if (id === this.#lineId) {
+      const loc = view.getUint32(at + LogLineEvent.fields[0]!.offset, true);
+      const text = Buffer.from(bytes.buffer, bytes.byteOffset + at + (loc & 0xffff), Math.max(0, (loc >>> 16) - 1)).toString('utf8');
+      this.#emit(text.endsWith('\n') ? text : `${text}\n`);
+      return;
+    }
+    if (id !== this.#logId) {
+      this.#skipped++;
+      return;
+    }
+    const [levelField, msgField, dataField] = LogEvent.fields;
+    const level = bytes[at + levelField!.offset]!;
+    const msgId = view.getUint32(at + msgField!.offset, true);
+    const loc = view.getUint32(at + dataField!.offset, true);
+    const d = this.#decoder;
+    try {
+      const start = at + (loc & 0xffff);
+      const end = start + (loc >>> 16);
+      if (end > at + length) throw new TraceBufferError('EINVAL', `log record data runs past the record: offset=${start}`);
+      d.load(bytes, start, end);
+      const flags = d.u8();
+      const bindings = d.text(d.u32());
+      let msg: string | undefined;
+      let msgJson: string | undefined;
+      if ((flags & RecordFlag.MSG_INLINE) !== 0) {
+        const v = d.value();
+        if (v.kind === 'cut') msg = cutText(v);
+        else if (v.kind === 'plain' && typeof v.value === 'string') msg = v.value;
+        else msgJson = jsonOf(v);
+      } else if ((flags & RecordFlag.HAS_MSG) !== 0 && msgId !== MSG_NONE) {
+        msg = this.#tb.strings.get(msgId);
+      }
+      const obj = (flags & RecordFlag.HAS_OBJECT) !== 0 ? members(d.value()) : '';
+      const argc = d.u8();
+      const args: Decoded[] = [];
+      for (let i = 0; i < argc; i++) args.push(d.value());
+      const head = LEVEL_LINES.get(level) ?? `{"level":${level},"time":`;
+      const msgPart = msgJson !== undefined ? `,"msg":${msgJson}` : msg === undefined ? '' : `,"msg":${JSON.stringify(interpolate(msg, args))}`;
+      this.#emit(`${head}${this.#time(ts)}${this.#prefix}${bindings}${obj}${msgPart}}\n`);
+    } catch (err) {
+      if (!(err instanceof TraceBufferError)) throw err;
+      // A record this consumer cannot read (an unknown format ID, damaged data): say so.
+      this.#emit(`{"level":50,"time":${this.#time(ts)}${this.#prefix},"msg":${JSON.stringify(`tracebuf: unreadable log record: ${err.message}`)}}\n`);
+    }
+  }
+
+  /**
+   * Drains whenever a record arrives (waits on every ring with `waitAsync`, watermark 0) until
+   * `signal` aborts; drains once more at the end.
+   */
+  async run(options: { readonly signal?: AbortSignal; readonly idleMs?: number } = {}): Promise<void> {
+    const idle = options.idleMs ?? 20;
+    while (options.signal?.aborted !== true) {
+      if (this.drain() === 0) {
+        const ac = new AbortController();
+        const stop = (): void => ac.abort();
+        options.signal?.addEventListener('abort', stop, { once: true });
+        try {
+          await Promise.race([
+            ...this.#cursors.map((c) => c.mapping.waitAsync({ bufferPercent: 0, signal: ac.signal, timeoutMs: idle }).catch(() => undefined)),
+          ]);
+        } finally {
+          ac.abort();
+          options.signal?.removeEventListener('abort', stop);
+        }
+      }
+    }
+    this.drain();
+  }
+
+  /** Drains when this thread exits (`process.exit()`, an uncaught exception, the end of the program). */
+  installExitDrain(): this {
+    process.once('exit', () => {
+      if (!this.#closed) this.close();
+    });
+    return this;
+  }
+
+  /** Drains a last time, unmaps, and closes a destination it opened. */
+  close(): void {
+    if (this.#closed) return;
+    this.drain();
+    this.#closed = true;
+    for (const c of this.#cursors) c.mapping.unmap();
+    this.#close();
+  }
+}
+
+/**
+ * A pino destination (`pino(tracebufDestination(tb))`): pino serializes each line in the
+ * producer thread as usual, and the line travels through the ring to a {@link LogConsumer},
+ * which writes it unchanged. The I/O leaves the thread; the serialization does not (use
+ * {@link createLogger} to move that too).
+ */
+export function tracebufDestination(tb: TraceBuffer, options: { readonly cpu?: number } = {}): { write(line: string): boolean } {
+  const p = options.cpu === undefined ? tb.producer() : tb.producer(options.cpu);
+  process.once('exit', () => {
+    try {
+      p.release();
+    } catch {
+      /* released already */
+    }
+  });
+  const room = Math.min(0xfffe, p.maxPayload - LogLineEvent.fixedLength - 1);
+  return {
+    write(line: string): boolean {
+      // A line longer than a record can hold is cut at a character boundary (a marker says so).
+      if (Buffer.byteLength(line) > room) line = `${Buffer.from(line).subarray(0, room - 64).toString('utf8').replace(/\uFFFD$/, '')}...[truncated line]\n`;
+      return LogLineEvent.write(p, line);
+    },
+  };
+}

@@ -1,0 +1,254 @@
+/**
+ * The producer side: a logger with pino's shape whose calls store a binary record in this
+ * thread's ring of a tracebuf buffer; a consumer thread formats them (consumer.ts).
+ *
+ * @packageDocumentation
+ */
+import { NO_STRING, type Producer, THREAD_PID, type TraceBuffer, TraceBufferError, layout } from '@tracebuf/core';
+import { Encoder, LogEvent, MSG_NONE, RecordFlag, errorObject, safeJson } from './record.js';
+
+/** pino's levels. */
+export const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
+/** A level name. */
+export type LevelName = keyof typeof LEVELS;
+
+/** Options of {@link createLogger}. */
+export interface LoggerOptions {
+  /** Least level written (`'silent'`: none). Default `'info'`. */
+  readonly level?: LevelName | 'silent';
+  /** Becomes the `name` field of every line (as pino's `name`). */
+  readonly name?: string;
+  /** Fields of every line of this logger (as `child(bindings)`). */
+  readonly bindings?: Readonly<Record<string, unknown>>;
+  /** The cpu slot this thread's records go to (default: a free one, claimed at creation). */
+  readonly cpu?: number;
+}
+
+/** A log method: `(obj?, msg?, ...args)`, as pino's. */
+export interface LogFn {
+  (obj: object, msg?: string, ...args: unknown[]): void;
+  (msg: string, ...args: unknown[]): void;
+}
+
+/** What the loggers of one thread and one buffer share: the producer, the scratch, the IDs. */
+class ThreadSink {
+  readonly producer: Producer;
+  readonly encoder: Encoder;
+  readonly eventId: number;
+  readonly strings: TraceBuffer['strings'];
+  readonly dataOffset: number;
+  readonly maxData: number;
+  readonly levelOffset: number;
+  readonly msgOffset: number;
+  readonly locOffset: number;
+
+  constructor(tb: TraceBuffer, cpu: number | undefined) {
+    this.producer = cpu === undefined ? tb.producer() : tb.producer(cpu);
+    this.eventId = LogEvent.registerIn(tb.events);
+    tb.events.noteThread();
+    this.strings = tb.strings;
+    const [level, msg, data] = LogEvent.fields;
+    this.levelOffset = level!.offset;
+    this.msgOffset = msg!.offset;
+    this.locOffset = data!.offset;
+    this.dataOffset = LogEvent.fixedLength;
+    this.maxData = Math.min(0xffff, this.producer.maxPayload - this.dataOffset);
+    this.encoder = new Encoder(this.maxData + 64);
+    this.encoder.room = this.maxData;
+  }
+
+  /** Stores one record. Returns false when the ring dropped it (counted by the buffer). */
+  write(level: number, bindings: Uint8Array, obj: object | undefined, msg: unknown, args: readonly unknown[], argStart: number): boolean {
+    const e = this.encoder;
+    e.at = 0;
+    let msgId = MSG_NONE;
+    let flags = 0;
+    if (typeof msg === 'string') {
+      flags |= RecordFlag.HAS_MSG;
+      msgId = this.strings.intern(msg);
+      if (msgId === NO_STRING) {
+        msgId = MSG_NONE;
+        flags |= RecordFlag.MSG_INLINE;
+      }
+    } else if (msg !== undefined) {
+      // A number or boolean message stays one in the line (as pino writes it).
+      flags |= RecordFlag.HAS_MSG | RecordFlag.MSG_INLINE;
+    }
+    if (obj !== undefined) flags |= RecordFlag.HAS_OBJECT;
+    e.u8(flags);
+    e.u32(bindings.length);
+    e.raw(bindings);
+    if ((flags & RecordFlag.MSG_INLINE) !== 0) e.value(msg);
+    if (obj !== undefined) e.object(obj);
+    const argc = Math.max(0, args.length - argStart);
+    e.u8(Math.min(argc, 255));
+    for (let i = argStart; i < args.length && i - argStart < 255; i++) e.value(args[i]);
+    const n = Math.min(e.at, this.maxData);
+    const p = this.producer;
+    const r = p.reserve(this.dataOffset + n);
+    if (r === null) return false;
+    const o = r.offset;
+    const w = r.words;
+    const u8 = r.bytes;
+    // common_type | flags 0 | preempt 0, then common_pid (the event's common header).
+    w[o >> 2] = this.eventId;
+    w[(o + layout.COMMON_PID_OFFSET) >> 2] = pid;
+    u8[o + this.levelOffset] = level;
+    r.view.setUint32(o + this.msgOffset, msgId, true);
+    w[(o + this.locOffset) >> 2] = (n << 16) | this.dataOffset;
+    // The data as whole words (the payload and the data offset are 4-aligned; the event is
+    // padded to 4, so the last word stays inside it).
+    const src = e.words;
+    const base = (o + this.dataOffset) >> 2;
+    for (let i = 0, end = (n + 3) >> 2; i < end; i++) w[base + i] = src[i]!;
+    return p.commit();
+  }
+}
+
+/** common_pid of this thread's records. */
+const pid = THREAD_PID;
+
+/** Sinks per buffer in this thread (one producer per thread and buffer). */
+const sinks = new WeakMap<TraceBuffer, ThreadSink>();
+
+function sinkFor(tb: TraceBuffer, cpu: number | undefined): ThreadSink {
+  let sink = sinks.get(tb);
+  if (sink === undefined) {
+    sink = new ThreadSink(tb, cpu);
+    sinks.set(tb, sink);
+    const p = sink.producer;
+    // The slot comes back when the thread ends normally (a crashed pool thread's is recovered
+    // by its pool owner).
+    process.once('exit', () => {
+      try {
+        p.release();
+      } catch {
+        /* already released */
+      }
+    });
+  }
+  return sink;
+}
+
+/** Pre-serializes bindings as pino does for `child()`: `,"k":v` members. */
+function serializeBindings(bindings: Readonly<Record<string, unknown>> | undefined): string {
+  if (bindings === undefined) return '';
+  let out = '';
+  for (const [k, v] of Object.entries(bindings)) {
+    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+    out += `,${JSON.stringify(k)}:${v instanceof Error ? safeJson(errorObject(v)) : safeJson(v)}`;
+  }
+  return out;
+}
+
+/**
+ * A pino-shaped logger: `trace`..`fatal`, `child(bindings)`, `level`, `isLevelEnabled`. A call
+ * stores a binary record (level, message format ID, arguments) in this thread's ring and returns;
+ * the consumer formats the line. Nothing is formatted or serialized here except objects nested
+ * in the merging object or passed as arguments (as JSON text).
+ */
+export class Logger {
+  readonly #sink: ThreadSink;
+  readonly #bindings: Uint8Array;
+  readonly #bindingsText: string;
+  #level: number;
+  readonly trace: LogFn;
+  readonly debug: LogFn;
+  readonly info: LogFn;
+  readonly warn: LogFn;
+  readonly error: LogFn;
+  readonly fatal: LogFn;
+  /** Records the ring dropped (full in producer/consumer mode, recording off). */
+  dropped = 0;
+
+  /** @internal Use {@link createLogger} or {@link Logger.child}. */
+  constructor(sink: ThreadSink, bindingsText: string, level: number) {
+    this.#sink = sink;
+    this.#bindingsText = bindingsText;
+    this.#bindings = Buffer.from(bindingsText, 'utf8');
+    this.#level = level;
+    const method = (value: number): LogFn =>
+      function (this: Logger, a?: unknown, ...rest: unknown[]): void {
+        this.#log(value, a, rest);
+      } as LogFn;
+    this.trace = method(LEVELS.trace).bind(this);
+    this.debug = method(LEVELS.debug).bind(this);
+    this.info = method(LEVELS.info).bind(this);
+    this.warn = method(LEVELS.warn).bind(this);
+    this.error = method(LEVELS.error).bind(this);
+    this.fatal = method(LEVELS.fatal).bind(this);
+  }
+
+  #log(level: number, first: unknown, rest: readonly unknown[]): void {
+    if (level < this.#level) return;
+    let obj: object | undefined;
+    let msg: unknown;
+    let argStart = 0;
+    if (typeof first === 'string') {
+      msg = first;
+    } else if (first instanceof Error) {
+      // pino: log.error(err[, msg]) → { err: {...}, msg: msg ?? err.message }
+      obj = { err: first };
+      msg = typeof rest[0] === 'string' ? (rest[0] as string) : first.message;
+      argStart = typeof rest[0] === 'string' ? 1 : 0;
+    } else if (typeof first === 'object' && first !== null) {
+      obj = first;
+      if (typeof rest[0] === 'string') {
+        msg = rest[0] as string;
+        argStart = 1;
+      } else if (rest[0] !== undefined) {
+        msg = String(rest[0]);
+        argStart = 1;
+      }
+    } else if (typeof first === 'number' || typeof first === 'boolean') {
+      msg = first;
+    } else if (first !== undefined) {
+      msg = String(first);
+    }
+    if (!this.#sink.write(level, this.#bindings, obj, msg, rest, argStart)) this.dropped++;
+  }
+
+  /** The least level written. */
+  get level(): LevelName | 'silent' {
+    return (Object.keys(LEVELS) as LevelName[]).find((k) => LEVELS[k] === this.#level) ?? 'silent';
+  }
+
+  set level(name: LevelName | 'silent') {
+    this.#level = levelValue(name);
+  }
+
+  /** Whether a call at `level` is written. */
+  isLevelEnabled(level: LevelName): boolean {
+    return LEVELS[level] >= this.#level;
+  }
+
+  /** A logger whose lines also carry `bindings` (serialized once, here). */
+  child(bindings: Readonly<Record<string, unknown>>): Logger {
+    return new Logger(this.#sink, this.#bindingsText + serializeBindings(bindings), this.#level);
+  }
+
+  /** The producer this thread's records go through (its `cpu` is the slot). */
+  get producer(): Producer {
+    return this.#sink.producer;
+  }
+}
+
+function levelValue(name: unknown): number {
+  if (name === 'silent') return Number.POSITIVE_INFINITY;
+  const v = LEVELS[name as LevelName];
+  if (v === undefined) throw new TraceBufferError('EINVAL', `unknown log level (trace, debug, info, warn, error, fatal, silent): level=${JSON.stringify(name)}`);
+  return v;
+}
+
+/**
+ * A logger writing into `tb` from this thread. The first logger of a thread claims a cpu slot
+ * for the thread (`EBUSY` when every slot is taken: give the buffer a slot per logging thread)
+ * and gives it back when the thread exits.
+ */
+export function createLogger(tb: TraceBuffer, options: LoggerOptions = {}): Logger {
+  const level = levelValue(options.level ?? 'info');
+  const sink = sinkFor(tb, options.cpu);
+  const bindings = serializeBindings({ ...(options.name === undefined ? {} : { name: options.name }), ...options.bindings });
+  return new Logger(sink, bindings, level);
+}
+
