@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import { NO_STRING, type Producer, THREAD_PID, type TraceBuffer, TraceBufferError, layout } from '@tracebuf/core';
-import { Encoder, LogEvent, MSG_NONE, RecordFlag, errorObject, safeJson } from './record.js';
+import { ENCODER_SLACK, Encoder, LogEvent, MSG_NONE, RecordFlag, errorObject, safeJson } from './record.js';
 
 /** pino's levels. */
 export const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
@@ -54,7 +54,7 @@ class ThreadSink {
     this.dataOffset = LogEvent.fixedLength;
     this.maxData = Math.min(0xffff, this.producer.maxPayload - this.dataOffset);
     this.encoder = new Encoder(this.maxData + 64);
-    this.encoder.room = this.maxData;
+    this.encoder.room = this.maxData - ENCODER_SLACK;
   }
 
   /** Stores one record. Returns false when the ring dropped it (counted by the buffer). */
@@ -83,7 +83,7 @@ class ThreadSink {
     const argc = Math.max(0, args.length - argStart);
     e.u8(Math.min(argc, 255));
     for (let i = argStart; i < args.length && i - argStart < 255; i++) e.value(args[i]);
-    const n = Math.min(e.at, this.maxData);
+    const n = e.at;
     const p = this.producer;
     const r = p.reserve(this.dataOffset + n);
     if (r === null) return false;

@@ -53,6 +53,9 @@ export const Tag = {
   FLAT: 11,
 } as const;
 
+/** What a record may run past {@link Encoder.room}: 255 one-byte values and a cut string's header, with margin. */
+export const ENCODER_SLACK = 400;
+
 /** Largest flat-encoded merging object (more keys, or nested objects: JSON). */
 const FLAT_MAX_KEYS = 16;
 
@@ -90,7 +93,10 @@ export class Encoder {
   readonly #view: DataView;
   readonly #buf: Buffer;
   at = 0;
-  /** Bytes the record may take. */
+  /**
+   * Bytes the values may take. Past it a value costs one byte (and a cut string nine), so a
+   * record ends at most {@link ENCODER_SLACK} bytes beyond.
+   */
   room = 0;
 
   constructor(length: number) {
@@ -117,7 +123,7 @@ export class Encoder {
 
   /** A string value: whole, or cut to the room left. */
   string(s: string): void {
-    const left = this.room - this.at - 9;
+    const left = Math.max(0, this.room - this.at - 9);
     const length = s.length <= left / 3 ? -1 : Buffer.byteLength(s, 'utf8');
     if (length <= left) {
       this.u8(Tag.STRING);
@@ -151,7 +157,10 @@ export class Encoder {
   /** Any value. */
   value(v: unknown): void {
     if (this.at + 16 > this.room) {
-      this.string('');
+      // No room left: a string still says how long it was (a cut string's 9-byte header) while
+      // the first 64 bytes of slack last; after that one byte per value.
+      if (typeof v === 'string' && this.at < this.room + 64) this.string(v);
+      else this.u8(Tag.UNDEFINED);
       return;
     }
     switch (typeof v) {

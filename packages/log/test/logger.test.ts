@@ -1,0 +1,262 @@
+/**
+ * `@tracebuf/log` (issue 10): a pino-shaped logger storing binary records; the consumer writes
+ * the lines pino would have written (compared with pino itself), pino-pretty reads them, worker
+ * threads log into one ordered stream, lost records are reported, an exit loses nothing
+ * committed, and bad input (cycles, BigInt, long strings, non-string messages, unreadable
+ * records) never crashes.
+ */
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { TraceBuffer } from '@tracebuf/core';
+import { LogConsumer, createLogger, tracebufDestination } from '@tracebuf/log';
+import fc from 'fast-check';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const workers = new Set<Worker>();
+afterEach(async () => {
+  await Promise.all([...workers].map((w) => w.terminate()));
+  workers.clear();
+});
+
+/** A consumer collecting lines, with `time` zeroed (pino's and ours differ by when they ran). */
+function collector(tb: TraceBuffer): { consumer: LogConsumer; lines: string[] } {
+  const lines: string[] = [];
+  const consumer = new LogConsumer(tb, {
+    hostname: 'host',
+    pid: 1,
+    destination: (text) => {
+      for (const l of text.split('\n')) if (l !== '') lines.push(l);
+    },
+  });
+  return { consumer, lines };
+}
+
+const zeroTime = (l: string): string => l.replace(/"time":\d+/, '"time":0');
+
+type AnyLogger = { info: (...a: unknown[]) => void; warn: (...a: unknown[]) => void; error: (...a: unknown[]) => void; child: (b: Record<string, unknown>) => AnyLogger };
+
+/** The same statements for pino and for ours. */
+function statements(l: AnyLogger): void {
+  l.info('hello');
+  l.info({ user: 42, ok: true, nested: { a: [1, 2] } }, 'user %s logged in after %d ms', 'bob', 12.5);
+  l.child({ reqId: 7 }).warn('warned %j %o', { x: 1 }, [1]);
+  l.info({ a: 1 });
+  l.info('%s and %s', 'one');
+  l.info('100%% sure %i', 3.7);
+  l.info({ s: 'q"uote\n' }, 'uni ü %s', 'é');
+  l.info(42);
+  l.info({ u: undefined, n: null }, 'undef');
+  l.child({ a: { deep: true } }).child({ b: 2 }).info('child obj');
+  l.error({ code: 'E1' }, 'failed: %s', 'disk');
+}
+
+describe('the lines', () => {
+  it('are the lines pino writes for the same statements (time aside)', () => {
+    const pinoLines: string[] = [];
+    const p = pino({ name: 'app', base: { pid: 1, hostname: 'host' }, timestamp: () => ',"time":0' }, { write: (s: string) => void pinoLines.push(s.trimEnd()) });
+    statements(p as unknown as AnyLogger);
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 16 });
+    const { consumer, lines } = collector(tb);
+    statements(createLogger(tb, { name: 'app' }) as unknown as AnyLogger);
+    consumer.drain();
+    expect(lines.map(zeroTime)).toEqual(pinoLines);
+  });
+
+  it('pino-pretty formats them', () => {
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 16 });
+    const { consumer, lines } = collector(tb);
+    const log = createLogger(tb, { name: 'app' });
+    log.info({ user: 42 }, 'user %s logged in', 'bob');
+    log.warn('careful');
+    consumer.drain();
+    const bin = join(dirname(createRequire(import.meta.url).resolve('pino-pretty/package.json')), 'bin.js');
+    const run = spawnSync(process.execPath, [bin, '--no-colorize'], { input: `${lines.join('\n')}\n`, encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/INFO.*\(app\/1( on host)?\): user bob logged in\n\s+user: 42/);
+    expect(run.stdout).toMatch(/WARN.*\(app\/1( on host)?\): careful/);
+  });
+
+  it('time is the epoch ms of the call', () => {
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 16 });
+    const { consumer, lines } = collector(tb);
+    const before = Date.now();
+    createLogger(tb).info('now');
+    const after = Date.now();
+    consumer.drain();
+    const time = (JSON.parse(lines[0]!) as { time: number }).time;
+    expect(time).toBeGreaterThanOrEqual(before - 2);
+    expect(time).toBeLessThanOrEqual(after + 2);
+  });
+});
+
+describe('threads', () => {
+  it('worker threads log into their own rings; one consumer writes one stream in time order', async () => {
+    const tb = TraceBuffer.create({ cpus: 4, nrSubbufs: 64, overwrite: false });
+    const { consumer, lines } = collector(tb);
+    const main = createLogger(tb, { name: 'main' });
+    main.info('start');
+    const count = 500;
+    await Promise.all(
+      [0, 1, 2].map((index) => {
+        const w = new Worker(join(here, 'fixtures/log-worker.mjs'), { workerData: { handle: tb.handle, index, count } });
+        workers.add(w);
+        return new Promise((resolve, reject) => {
+          w.once('exit', resolve);
+          w.once('error', reject);
+        });
+      }),
+    );
+    main.info('end');
+    consumer.drain();
+    const parsed = lines.map((l) => JSON.parse(l) as { name: string; msg: string; worker?: number; seq?: number; time: number });
+    expect(parsed).toHaveLength(2 + 3 * count);
+    expect(parsed[0]!.msg).toBe('start');
+    expect(parsed.at(-1)!.msg).toBe('end');
+    for (const index of [0, 1, 2]) {
+      const mine = parsed.filter((p) => p.worker === index);
+      expect(mine.map((p) => p.seq)).toEqual(Array.from({ length: count }, (_, i) => i));
+      expect(mine[7]!.msg).toBe(`record 7 of worker ${index}`);
+      expect(mine[0]!.name).toBe(`worker-${index}`);
+    }
+    for (let i = 1; i < parsed.length; i++) expect(parsed[i]!.time).toBeGreaterThanOrEqual(parsed[i - 1]!.time);
+    // The workers' slots came back when they exited: three more threads can log.
+    expect(() => [tb.producer(), tb.producer(), tb.producer()]).not.toThrow();
+  });
+
+  it('EBUSY names the cap when every slot is taken', () => {
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 4 });
+    tb.producer(0);
+    expect(() => createLogger(tb)).toThrow(/EBUSY/);
+  });
+});
+
+describe('lost records are never silent', () => {
+  it('records overwritten before the consumer read them become a line saying how many, on which cpu', () => {
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 4, overwrite: true });
+    const { consumer, lines } = collector(tb);
+    const log = createLogger(tb);
+    for (let i = 0; i < 2000; i++) log.info({ i }, 'filler %d', i);
+    consumer.drain();
+    const lost = lines.map((l) => JSON.parse(l) as { lost?: number; cpu?: number; msg: string; i?: number }).filter((l) => l.lost !== undefined);
+    expect(lost).toHaveLength(1);
+    const kept = lines.length - 1;
+    expect(lost[0]!.lost! + kept).toBe(2000);
+    expect(lost[0]!.msg).toBe(`tracebuf: ${lost[0]!.lost} log records lost on cpu 0`);
+  });
+
+  it('records dropped in producer/consumer mode are counted by the logger and the buffer', () => {
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 4, overwrite: false });
+    const log = createLogger(tb);
+    for (let i = 0; i < 2000; i++) log.info('drop %d', i);
+    expect(log.dropped).toBeGreaterThan(0);
+    expect(tb.stats(0).droppedEvents).toBe(log.dropped);
+  });
+
+  it.for(['exit', 'throw'] as const)('process %s: the exit drain writes every committed record', (how) => {
+    const run = spawnSync(process.execPath, [join(here, 'fixtures/exit-child.mjs'), how], { encoding: 'utf8', timeout: 30_000 });
+    expect(run.status).toBe(how === 'exit' ? 3 : 1);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines).toHaveLength(500);
+    expect((JSON.parse(lines[499]!) as { i: number }).i).toBe(499);
+  });
+});
+
+describe('bad input never crashes', () => {
+  it('cycles, BigInt, symbols, functions, errors, non-string messages', () => {
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 16 });
+    const { consumer, lines } = collector(tb);
+    const log = createLogger(tb);
+    const cyclic: Record<string, unknown> = { name: 'loop' };
+    cyclic.self = cyclic;
+    log.info(cyclic, 'cycle %j', cyclic);
+    log.info({ big: 2n ** 70n }, 'big %s %d', 5n, 7n);
+    log.info({ f: () => 1, s: Symbol('x'), ok: 1 }, 'skipped fields');
+    log.info(null as unknown as string);
+    log.info(undefined as unknown as string);
+    log.info(true as unknown as string);
+    log.info(Symbol('m') as unknown as string);
+    log.error(new TypeError('bad type'), 'with %s', 'context');
+    consumer.drain();
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed[0]).toMatchObject({ name: 'loop', self: '[Circular]', msg: 'cycle {"name":"loop","self":"[Circular]"}' });
+    expect(parsed[1]).toMatchObject({ big: '1180591620717411303424', msg: 'big 5n 7' });
+    expect(parsed[2]).toMatchObject({ ok: 1, msg: 'skipped fields' });
+    expect(parsed[2]).not.toHaveProperty('f');
+    expect(parsed[5]).toMatchObject({ msg: true });
+    expect(parsed[6]).toMatchObject({ msg: 'Symbol(m)' });
+    expect(parsed[7]).toMatchObject({ err: { type: 'TypeError', message: 'bad type' }, msg: 'with context' });
+  });
+
+  it('strings longer than a record are cut with a marker that says how much', () => {
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 16 });
+    const { consumer, lines } = collector(tb);
+    const log = createLogger(tb);
+    log.info({ field: 'f'.repeat(10_000) }, 'arg %s', 'a'.repeat(100_000));
+    log.info('m'.repeat(3000));
+    consumer.drain();
+    const [first, second] = lines.map((l) => JSON.parse(l) as { field: string; msg: string });
+    expect(first!.field).toMatch(/^f+\.\.\.\[truncated: \d+ of 10000 bytes\]$/);
+    expect(first!.msg).toMatch(/^arg a*(\.\.\.\[truncated: \d+ of 100000 bytes\])?$/);
+    expect(lines[0]!.length).toBeLessThan(4096 + 200);
+    // A message over the string table's limit goes inline (and is cut to the record).
+    expect(second!.msg).toMatch(/^m+/);
+  });
+
+  it('an unreadable record (unknown message ID) becomes a line that says so', () => {
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 16 });
+    const { consumer, lines } = collector(tb);
+    const log = createLogger(tb);
+    log.info('fine');
+    // A record naming a string ID that does not exist, as a damaged or foreign record would.
+    const r = log.producer.reserve(24)!;
+    const id = tb.events.formats().find((f) => f.name === 'log')!.id;
+    r.view.setUint16(r.offset, id, true);
+    r.view.setUint8(r.offset + 8, 30);
+    r.view.setUint32(r.offset + 12, 999_999, true);
+    r.view.setUint32(r.offset + 16, (4 << 16) | 20, true);
+    r.view.setUint32(r.offset + 20, 4, true); // flags HAS_MSG, then a bindings length that runs past the end
+    log.producer.commit();
+    log.info('after');
+    consumer.drain();
+    expect(lines).toHaveLength(3);
+    expect(JSON.parse(lines[1]!)).toMatchObject({ level: 50, msg: expect.stringMatching(/^tracebuf: unreadable log record: EINVAL/) });
+    expect(JSON.parse(lines[2]!)).toMatchObject({ msg: 'after' });
+  });
+});
+
+describe('any input', () => {
+  it('every record becomes one line of valid JSON, whatever is logged (seeded; TRACEBUF_SEED replays)', () => {
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 64, overwrite: false });
+    const log = createLogger(tb);
+    const { consumer, lines } = collector(tb);
+    const seed = process.env['TRACEBUF_SEED'] ? { seed: Number(process.env['TRACEBUF_SEED']) } : {};
+    fc.assert(
+      fc.property(fc.oneof(fc.object(), fc.constant(undefined)), fc.string(), fc.array(fc.anything({ withBigInt: true, withNullPrototype: true, withTypedArray: true }), { maxLength: 6 }), (obj, msg, args) => {
+        lines.length = 0;
+        if (obj === undefined) log.info(msg, ...args);
+        else log.info(obj, msg, ...args);
+        consumer.drain();
+        expect(lines).toHaveLength(1);
+        const line = JSON.parse(lines[0]!) as { level: number; msg?: unknown };
+        expect(line.level).toBe(30);
+      }),
+      { numRuns: 300, ...seed },
+    );
+  });
+});
+
+describe('pino destination', () => {
+  it('pino(tracebufDestination(tb)) lines travel through the ring unchanged', () => {
+    const tb = TraceBuffer.create({ cpus: 2, nrSubbufs: 16 });
+    const { consumer, lines } = collector(tb);
+    const p = pino({ base: { pid: 1, hostname: 'host' } }, tracebufDestination(tb));
+    p.info({ a: 1 }, 'through %s', 'pino');
+    consumer.drain();
+    expect(lines.map(zeroTime)).toEqual(['{"level":30,"time":0,"pid":1,"hostname":"host","a":1,"msg":"through pino"}']);
+  });
+});
