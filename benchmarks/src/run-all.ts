@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { RESULTS_DIR, SMOKE } from './common.js';
 
 /** The benchmark scripts, in the order they run. */
-export const BENCHMARKS = ['write-single-thread', 'get-reader', 'gc-write', 'one-to-one', 'n-to-one', 'consumer-slowdown', 'wakeup-latency', 'formats'] as const;
+export const BENCHMARKS = ['write-single-thread', 'get-reader', 'gc-write', 'one-to-one', 'n-to-one', 'consumer-slowdown', 'wakeup-latency', 'formats', 'log'] as const;
 
 const here = dirname(fileURLToPath(import.meta.url));
 

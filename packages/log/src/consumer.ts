@@ -10,6 +10,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { CpuCursor, LOST_EVENTS_UNKNOWN, type TraceBuffer, TraceBufferError, defineEvent, layout } from '@tracebuf/core';
+import { type CompiledFormat, FastRenderer, LineBuffer, compileFormat } from './line.js';
 import { type Decoded, Decoder, LogEvent, MSG_NONE, RecordFlag } from './record.js';
 
 /** The event a pino destination writes: one pre-serialized line. */
@@ -34,6 +35,14 @@ export interface LogConsumerStats {
   /** Events that were not log records (other typed events in the same buffer). */
   readonly skipped: number;
 }
+
+/** Offsets of the log record's fields in its payload. */
+const [LEVEL_OFFSET, MSG_OFFSET, DATA_OFFSET] = LogEvent.fields.map((f) => f.offset) as [number, number, number];
+/** Offset of the log_line event's `__data_loc`. */
+const LINE_OFFSET = LogLineEvent.fields[0]!.offset;
+
+/** Output is written when this many bytes are pending. */
+const FLUSH_BYTES = 1 << 16;
 
 const LEVEL_LINES = new Map<number, string>([10, 20, 30, 40, 50, 60].map((l) => [l, `{"level":${l},"time":`]));
 
@@ -125,7 +134,7 @@ function members(d: Decoded): string {
 export class LogConsumer {
   readonly #tb: TraceBuffer;
   readonly #cursors: CpuCursor[];
-  readonly #write: (text: string) => void;
+  readonly #write: (bytes: Buffer, length: number) => void;
   readonly #close: () => void;
   readonly #prefix: string;
   readonly #logId: number;
@@ -133,9 +142,14 @@ export class LogConsumer {
   readonly #decoder = new Decoder();
   /** Buffer time → epoch ms (the clocks in ns; the `counter` clock has no time: now). */
   readonly #epochOffsetMs: number | undefined;
-  #pending: string[] = [];
-  #pendingLength = 0;
+  readonly #out = new LineBuffer();
+  readonly #fast = new FastRenderer();
+  readonly #formats = new Map<number, CompiledFormat>();
+  readonly #heads = new Map<number, Uint8Array>();
+  readonly #prefixBytes: Uint8Array;
   #lines = 0;
+  #lastTime = -1;
+  #lastTimeText: Uint8Array = new Uint8Array(0);
   #lost = 0;
   #skipped = 0;
   #closed = false;
@@ -144,16 +158,18 @@ export class LogConsumer {
     this.#tb = tb;
     const dest = options.destination ?? 1;
     if (typeof dest === 'function') {
-      this.#write = dest;
+      this.#write = (bytes, length) => dest(bytes.toString('utf8', 0, length));
       this.#close = () => {};
     } else {
       const fd = typeof dest === 'number' ? dest : openSync(dest, 'a');
-      this.#write = (text) => {
-        writeSync(fd, text);
+      this.#write = (bytes, length) => {
+        for (let at = 0; at < length; ) at += writeSync(fd, bytes, at, length - at);
       };
       this.#close = typeof dest === 'number' ? () => {} : () => closeSync(fd);
     }
     this.#prefix = `,"pid":${options.pid ?? process.pid},"hostname":${JSON.stringify(options.hostname ?? osHostname())}`;
+    this.#prefixBytes = Buffer.from(this.#prefix, 'utf8');
+    for (const [level, head] of LEVEL_LINES) this.#heads.set(level, Buffer.from(head, 'utf8'));
     this.#logId = LogEvent.registerIn(tb.events);
     this.#lineId = LogLineEvent.registerIn(tb.events);
     this.#epochOffsetMs = tb.config.clock === 'counter' ? undefined : Date.now() - tb.now() / 1e6;
@@ -167,18 +183,28 @@ export class LogConsumer {
   }
 
   #emit(text: string): void {
-    this.#pending.push(text);
-    this.#pendingLength += text.length;
+    const out = this.#out;
+    out.ensure(text.length * 3);
+    out.at += out.buf.write(text, out.at, 'utf8');
     this.#lines++;
-    if (this.#pendingLength >= 65536) this.#flush();
+    if (out.at >= FLUSH_BYTES) this.#flush();
   }
 
   #flush(): void {
-    if (this.#pending.length === 0) return;
-    const text = this.#pending.join('');
-    this.#pending = [];
-    this.#pendingLength = 0;
-    this.#write(text);
+    const out = this.#out;
+    if (out.at === 0) return;
+    this.#write(out.buf, out.at);
+    out.at = 0;
+  }
+
+  /** The compiled format of string-table ID `id`. */
+  #format(id: number): CompiledFormat {
+    let f = this.#formats.get(id);
+    if (f === undefined) {
+      f = compileFormat(this.#tb.strings.get(id));
+      this.#formats.set(id, f);
+    }
+    return f;
   }
 
   #time(ts: number): number {
@@ -216,10 +242,12 @@ export class LogConsumer {
   }
 
   #record(bytes: Uint8Array, at: number, length: number, ts: number): void {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const d = this.#decoder;
+    d.load(bytes, at, at + length);
+    const view = d.view;
     const id = view.getUint16(at + layout.COMMON_TYPE_OFFSET, true);
     if (id === this.#lineId) {
-      const loc = view.getUint32(at + LogLineEvent.fields[0]!.offset, true);
+      const loc = view.getUint32(at + LINE_OFFSET, true);
       const text = Buffer.from(bytes.buffer, bytes.byteOffset + at + (loc & 0xffff), Math.max(0, (loc >>> 16) - 1)).toString('utf8');
       this.#emit(text.endsWith('\n') ? text : `${text}\n`);
       return;
@@ -228,14 +256,42 @@ export class LogConsumer {
       this.#skipped++;
       return;
     }
-    const [levelField, msgField, dataField] = LogEvent.fields;
-    const level = bytes[at + levelField!.offset]!;
-    const msgId = view.getUint32(at + msgField!.offset, true);
-    const loc = view.getUint32(at + dataField!.offset, true);
-    const d = this.#decoder;
+    const level = bytes[at + LEVEL_OFFSET]!;
+    const msgId = view.getUint32(at + MSG_OFFSET, true);
+    const loc = view.getUint32(at + DATA_OFFSET, true);
+    const head = this.#heads.get(level);
+    const start = at + (loc & 0xffff);
+    const end = start + (loc >>> 16);
+    if (head !== undefined && end <= at + length && ((bytes[start] ?? 0) & RecordFlag.MSG_INLINE) === 0) {
+      // The fast path: the line rendered from the bytes (line.ts); the general path below when
+      // it does not cover the record.
+      const out = this.#out;
+      const lineStart = out.at;
+      out.ensure((end - start) * 6 + this.#prefixBytes.length + 128);
+      out.bytes(head);
+      // Lines of the same millisecond share the time's digits.
+      const time = this.#time(ts);
+      if (time !== this.#lastTime) {
+        this.#lastTime = time;
+        this.#lastTimeText = Buffer.from(String(time), 'latin1');
+      }
+      out.bytes(this.#lastTimeText);
+      out.bytes(this.#prefixBytes);
+      const hasMsg = ((bytes[start] ?? 0) & RecordFlag.HAS_MSG) !== 0 && msgId !== MSG_NONE;
+      let format: CompiledFormat | undefined;
+      try {
+        format = hasMsg ? this.#format(msgId) : undefined;
+      } catch {
+        format = undefined;
+      }
+      if ((!hasMsg || format !== undefined) && this.#fast.render(out, bytes, view, start, end, format)) {
+        this.#lines++;
+        if (out.at >= FLUSH_BYTES) this.#flush();
+        return;
+      }
+      out.at = lineStart;
+    }
     try {
-      const start = at + (loc & 0xffff);
-      const end = start + (loc >>> 16);
       if (end > at + length) throw new TraceBufferError('EINVAL', `log record data runs past the record: offset=${start}`);
       d.load(bytes, start, end);
       const flags = d.u8();

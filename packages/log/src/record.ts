@@ -56,6 +56,9 @@ export const Tag = {
 /** What a record may run past {@link Encoder.room}: 255 one-byte values and a cut string's header, with margin. */
 export const ENCODER_SLACK = 400;
 
+/** Strings up to this many UTF-16 units are copied in JS when they are ASCII. */
+const ASCII_FAST_MAX = 64;
+
 /** Largest flat-encoded merging object (more keys, or nested objects: JSON). */
 const FLAT_MAX_KEYS = 16;
 
@@ -115,14 +118,38 @@ export class Encoder {
     this.at += 4;
   }
 
-  /** Copies `src` (pre-encoded bytes). */
+  /** Copies `src` (pre-encoded bytes; a loop for short ones, cheaper than TypedArray#set). */
   raw(src: Uint8Array): void {
-    this.bytes.set(src, this.at);
-    this.at += src.length;
+    const n = src.length;
+    if (n <= 64) {
+      const u8 = this.bytes;
+      for (let i = 0, at = this.at; i < n; i++) u8[at + i] = src[i]!;
+    } else {
+      this.bytes.set(src, this.at);
+    }
+    this.at += n;
   }
 
   /** A string value: whole, or cut to the room left. */
   string(s: string): void {
+    const units = s.length;
+    if (units <= ASCII_FAST_MAX && this.at + units + 5 <= this.room) {
+      // Short strings: a JS copy while they stay ASCII (a native Buffer#write call costs more).
+      const u8 = this.bytes;
+      const start = this.at + 5;
+      let i = 0;
+      for (; i < units; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        u8[start + i] = c;
+      }
+      if (i === units) {
+        u8[this.at] = Tag.STRING;
+        this.#view.setUint32(this.at + 1, units, true);
+        this.at = start + units;
+        return;
+      }
+    }
     const left = Math.max(0, this.room - this.at - 9);
     const length = s.length <= left / 3 ? -1 : Buffer.byteLength(s, 'utf8');
     if (length <= left) {
@@ -199,34 +226,35 @@ export class Encoder {
 
   /** The merging object: flat when it has a few fields of plain values, JSON otherwise. */
   object(obj: object): void {
-    let keys = 0;
-    let flat = Object.getPrototypeOf(obj) === Object.prototype || Object.getPrototypeOf(obj) === null;
-    if (flat) {
+    const proto = Object.getPrototypeOf(obj) as unknown;
+    if (proto === Object.prototype || proto === null) {
+      // One pass, flat while the values are plain; a nested object or too many keys start over
+      // as JSON.
+      const start = this.at;
+      this.u8(Tag.FLAT);
+      const countAt = this.at;
+      this.at += 2;
+      let count = 0;
+      let flat = true;
       for (const k in obj) {
         const v = (obj as Record<string, unknown>)[k];
-        if (++keys > FLAT_MAX_KEYS || (typeof v === 'object' && v !== null && !(v instanceof Error))) {
+        if (typeof v === 'function' || typeof v === 'symbol') continue;
+        if (count === FLAT_MAX_KEYS || (typeof v === 'object' && v !== null && !(v instanceof Error))) {
           flat = false;
           break;
         }
+        if (this.at + 32 > this.room) break;
+        this.string(k);
+        this.value(v);
+        count++;
       }
+      if (flat) {
+        this.#view.setUint16(countAt, count, true);
+        return;
+      }
+      this.at = start;
     }
-    if (!flat) {
-      this.#text(Tag.JSON, safeJson(obj));
-      return;
-    }
-    this.u8(Tag.FLAT);
-    const countAt = this.at;
-    this.at += 2;
-    let count = 0;
-    for (const k in obj) {
-      if (this.at + 32 > this.room) break;
-      const v = (obj as Record<string, unknown>)[k];
-      if (typeof v === 'function' || typeof v === 'symbol') continue;
-      this.string(k);
-      this.value(v);
-      count++;
-    }
-    this.#view.setUint16(countAt, count, true);
+    this.#text(Tag.JSON, safeJson(obj));
   }
 }
 
@@ -244,11 +272,16 @@ export class Decoder {
   #base = 0;
   #bytes: Uint8Array = new Uint8Array(0);
   #view: DataView = new DataView(new ArrayBuffer(0));
+  #buf: Buffer = Buffer.alloc(0);
 
   /** Points at `bytes[at, end)`; `base` is added to offsets in errors. */
   load(bytes: Uint8Array, at: number, end: number, base = 0): void {
-    this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (bytes !== this.#bytes) {
+      // Views are built once per memory (the ring's memory changes only on a resize or a swap).
+      this.#bytes = bytes;
+      this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      this.#buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
     this.at = at;
     this.#end = end;
     this.#base = base - at;
@@ -279,9 +312,14 @@ export class Decoder {
 
   text(n: number): string {
     this.#need(n);
-    const s = Buffer.from(this.#bytes.buffer, this.#bytes.byteOffset + this.at, n).toString('utf8');
+    const s = this.#buf.toString('utf8', this.at, this.at + n);
     this.at += n;
     return s;
+  }
+
+  /** The view the record is read through (for the consumer's fixed fields). */
+  get view(): DataView {
+    return this.#view;
   }
 
   value(): Decoded {

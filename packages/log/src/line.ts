@@ -1,0 +1,364 @@
+/**
+ * The consumer's fast path: a log record rendered as its NDJSON line straight from the record's
+ * bytes into an output byte buffer — keys, strings (JSON-escaped as they are copied), integers
+ * and the pre-serialized bindings and JSON values — with no JS string per value. Records it does
+ * not cover (an inline or non-string message, cut strings, BigInt arguments, `%j`/`%o`
+ * placeholders) return `false` and take the general path of consumer.ts, which gives the same
+ * text.
+ *
+ * @packageDocumentation
+ */
+import { RecordFlag, Tag } from './record.js';
+
+/** A message format compiled once per string-table ID: literal pieces (JSON-escaped UTF-8) and placeholders. */
+export interface CompiledFormat {
+  readonly pieces: readonly Uint8Array[];
+  /** Placeholder letters between the pieces (`s`, `d`, `i`, `f`). */
+  readonly specs: string;
+  /** Whether the format has a placeholder the fast path does not render (`%j`, `%o`, `%O`). */
+  readonly slow: boolean;
+}
+
+const HEX = '0123456789abcdef';
+
+/** Compiles `fmt` (quick-format's placeholders; `%%` is a literal percent sign). */
+export function compileFormat(fmt: string): CompiledFormat {
+  const pieces: Uint8Array[] = [];
+  let specs = '';
+  let slow = false;
+  let literal = '';
+  for (let i = 0; i < fmt.length; i++) {
+    const c = fmt[i]!;
+    if (c === '%' && i + 1 < fmt.length) {
+      const n = fmt[i + 1]!;
+      if (n === '%') {
+        literal += '%';
+        i++;
+        continue;
+      }
+      if ('sdifjoO'.includes(n)) {
+        if ('joO'.includes(n)) slow = true;
+        pieces.push(Buffer.from(JSON.stringify(literal).slice(1, -1), 'utf8'));
+        specs += n;
+        literal = '';
+        i++;
+        continue;
+      }
+    }
+    literal += c;
+  }
+  pieces.push(Buffer.from(JSON.stringify(literal).slice(1, -1), 'utf8'));
+  return { pieces, specs, slow };
+}
+
+/** An output byte buffer that lines are rendered into. */
+export class LineBuffer {
+  buf: Buffer = Buffer.allocUnsafe(1 << 16);
+  at = 0;
+
+  /** Makes room for `n` more bytes. */
+  ensure(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
+    this.buf.copy(bigger, 0, 0, this.at);
+    this.buf = bigger;
+  }
+
+  bytes(src: Uint8Array, from = 0, to = src.length): void {
+    const b = this.buf;
+    let at = this.at;
+    for (let i = from; i < to; i++) b[at++] = src[i]!;
+    this.at = at;
+  }
+
+  ascii(s: string): void {
+    const b = this.buf;
+    let at = this.at;
+    for (let i = 0; i < s.length; i++) b[at++] = s.charCodeAt(i);
+    this.at = at;
+  }
+
+  /** An integer of magnitude below 2^53 (anything else as `String(n)`). */
+  int(n: number): void {
+    if (!Number.isSafeInteger(n)) {
+      this.ascii(String(n));
+      return;
+    }
+    if (n < 0) {
+      this.buf[this.at++] = 0x2d;
+      n = -n;
+    }
+    const b = this.buf;
+    if (n === 0) {
+      b[this.at++] = 48;
+      return;
+    }
+    let digits = 0;
+    for (let m = n; m > 0; m = Math.floor(m / 10)) digits++;
+    let at = this.at + digits;
+    this.at = at;
+    for (let m = n; m > 0; m = Math.floor(m / 10)) b[--at] = 48 + (m % 10);
+  }
+
+  /** UTF-8 `src[from, to)` as JSON string content (escaping `"`, `\` and control characters). */
+  escaped(src: Uint8Array, from: number, to: number): void {
+    const b = this.buf;
+    let at = this.at;
+    for (let i = from; i < to; i++) {
+      const c = src[i]!;
+      if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
+        b[at++] = c;
+        continue;
+      }
+      b[at++] = 0x5c;
+      switch (c) {
+        case 0x22:
+          b[at++] = 0x22;
+          break;
+        case 0x5c:
+          b[at++] = 0x5c;
+          break;
+        case 0x0a:
+          b[at++] = 0x6e;
+          break;
+        case 0x0d:
+          b[at++] = 0x72;
+          break;
+        case 0x09:
+          b[at++] = 0x74;
+          break;
+        case 0x08:
+          b[at++] = 0x62;
+          break;
+        case 0x0c:
+          b[at++] = 0x66;
+          break;
+        default:
+          b[at++] = 0x75;
+          b[at++] = 0x30;
+          b[at++] = 0x30;
+          b[at++] = HEX.charCodeAt(c >> 4);
+          b[at++] = HEX.charCodeAt(c & 15);
+      }
+    }
+    this.at = at;
+  }
+}
+
+/** Reads the tagged values of a record for the fast path (no bounds surprises: `end` is checked). */
+export class FastRenderer {
+  #src: Uint8Array = new Uint8Array(0);
+  #view: DataView = new DataView(new ArrayBuffer(0));
+  #at = 0;
+  #end = 0;
+  readonly #args = new Int32Array(256);
+
+  #u32(): number {
+    const v = this.#view.getUint32(this.#at, true);
+    this.#at += 4;
+    return v;
+  }
+
+  /** The size of the value at `at` (tag included), or -1 when it runs past the end. */
+  #skip(at: number): number {
+    if (at >= this.#end) return -1;
+    const tag = this.#src[at]!;
+    let size: number;
+    switch (tag) {
+      case Tag.UNDEFINED:
+      case Tag.NULL:
+      case Tag.FALSE:
+      case Tag.TRUE:
+        size = 1;
+        break;
+      case Tag.INT:
+        size = 5;
+        break;
+      case Tag.NUMBER:
+        size = 9;
+        break;
+      case Tag.STRING:
+      case Tag.BIGINT:
+      case Tag.JSON:
+      case Tag.ERROR:
+        if (at + 5 > this.#end) return -1;
+        size = 5 + this.#view.getUint32(at + 1, true);
+        break;
+      default:
+        return -1; // STRING_CUT, FLAT (not an argument), unknown
+    }
+    return at + size <= this.#end ? size : -1;
+  }
+
+  /** A value as JSON into `out`; false when the fast path does not cover it. */
+  #json(out: LineBuffer, at: number): boolean {
+    const tag = this.#src[at]!;
+    switch (tag) {
+      case Tag.NULL:
+        out.ascii('null');
+        return true;
+      case Tag.TRUE:
+        out.ascii('true');
+        return true;
+      case Tag.FALSE:
+        out.ascii('false');
+        return true;
+      case Tag.INT:
+        out.int(this.#view.getInt32(at + 1, true));
+        return true;
+      case Tag.NUMBER: {
+        const v = this.#view.getFloat64(at + 1, true);
+        out.ascii(Number.isFinite(v) ? String(v) : 'null');
+        return true;
+      }
+      case Tag.STRING: {
+        const n = this.#view.getUint32(at + 1, true);
+        out.buf[out.at++] = 0x22;
+        out.escaped(this.#src, at + 5, at + 5 + n);
+        out.buf[out.at++] = 0x22;
+        return true;
+      }
+      case Tag.BIGINT: {
+        const n = this.#view.getUint32(at + 1, true);
+        out.buf[out.at++] = 0x22;
+        out.escaped(this.#src, at + 5, at + 5 + n);
+        out.buf[out.at++] = 0x22;
+        return true;
+      }
+      case Tag.JSON:
+      case Tag.ERROR: {
+        const n = this.#view.getUint32(at + 1, true);
+        out.bytes(this.#src, at + 5, at + 5 + n);
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /** A value as `%s`/`%d`/`%i`/`%f` text inside the message (JSON-escaped); false when not covered. */
+  #text(out: LineBuffer, at: number, spec: string): boolean {
+    const tag = this.#src[at]!;
+    if (spec === 's') {
+      switch (tag) {
+        case Tag.STRING:
+          out.escaped(this.#src, at + 5, at + 5 + this.#view.getUint32(at + 1, true));
+          return true;
+        case Tag.INT:
+          out.int(this.#view.getInt32(at + 1, true));
+          return true;
+        case Tag.NUMBER:
+          out.ascii(String(this.#view.getFloat64(at + 1, true)));
+          return true;
+        case Tag.TRUE:
+          out.ascii('true');
+          return true;
+        case Tag.FALSE:
+          out.ascii('false');
+          return true;
+        case Tag.NULL:
+          out.ascii('null');
+          return true;
+        case Tag.UNDEFINED:
+          out.ascii('undefined');
+          return true;
+        default:
+          return false;
+      }
+    }
+    if (tag === Tag.INT) {
+      out.int(this.#view.getInt32(at + 1, true));
+      return true;
+    }
+    if (tag === Tag.NUMBER) {
+      const v = this.#view.getFloat64(at + 1, true);
+      out.ascii(String(spec === 'i' ? Math.floor(v) : v));
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Renders the data of one record (`src[start, end)`, after the head written by the caller):
+   * bindings, merging object, `"msg"`, `}\n`. Returns false (leaving `out.at` anywhere: the
+   * caller rewinds) when the fast path does not cover it.
+   */
+  render(out: LineBuffer, src: Uint8Array, view: DataView, start: number, end: number, format: CompiledFormat | undefined): boolean {
+    this.#src = src;
+    this.#view = view;
+    this.#at = start;
+    this.#end = end;
+    if (start + 5 > end) return false;
+    const flags = src[this.#at++]!;
+    if ((flags & RecordFlag.MSG_INLINE) !== 0) return false;
+    const bindings = this.#u32();
+    if (this.#at + bindings > end) return false;
+    out.bytes(src, this.#at, this.#at + bindings);
+    this.#at += bindings;
+    if ((flags & RecordFlag.HAS_OBJECT) !== 0) {
+      if (this.#at >= end) return false;
+      const tag = src[this.#at]!;
+      if (tag === Tag.FLAT) {
+        if (this.#at + 3 > end) return false;
+        const count = view.getUint16(this.#at + 1, true);
+        this.#at += 3;
+        for (let i = 0; i < count; i++) {
+          if (this.#at >= end || src[this.#at] !== Tag.STRING) return false;
+          const keySize = this.#skip(this.#at);
+          if (keySize < 0) return false;
+          const valueAt = this.#at + keySize;
+          const valueSize = this.#skip(valueAt);
+          if (valueSize < 0) return false;
+          if (src[valueAt] !== Tag.UNDEFINED) {
+            out.buf[out.at++] = 0x2c; // ,
+            this.#json(out, this.#at);
+            out.buf[out.at++] = 0x3a; // :
+            if (!this.#json(out, valueAt)) return false;
+          }
+          this.#at = valueAt + valueSize;
+        }
+      } else if (tag === Tag.JSON) {
+        const size = this.#skip(this.#at);
+        if (size < 0) return false;
+        const n = size - 5;
+        const from = this.#at + 5;
+        if (n < 2 || src[from] !== 0x7b || src[from + n - 1] !== 0x7d) return false;
+        if (n > 2) {
+          out.buf[out.at++] = 0x2c;
+          out.bytes(src, from + 1, from + n - 1);
+        }
+        this.#at += size;
+      } else {
+        return false;
+      }
+    }
+    if (this.#at >= end) return false;
+    const argc = src[this.#at++]!;
+    const args = this.#args;
+    for (let i = 0; i < argc; i++) {
+      const size = this.#skip(this.#at);
+      if (size < 0) return false;
+      args[i] = this.#at;
+      this.#at += size;
+    }
+    if (format !== undefined) {
+      if (format.slow) return false;
+      out.ascii(',"msg":"');
+      const { pieces, specs } = format;
+      out.bytes(pieces[0]!);
+      for (let k = 0; k < specs.length; k++) {
+        if (k < argc) {
+          if (!this.#text(out, args[k]!, specs[k]!)) return false;
+        } else {
+          out.buf[out.at++] = 0x25; // the placeholder stays, as quick-format leaves it
+          out.buf[out.at++] = specs.charCodeAt(k);
+        }
+        out.bytes(pieces[k + 1]!);
+      }
+      out.buf[out.at++] = 0x22;
+    }
+    out.buf[out.at++] = 0x7d;
+    out.buf[out.at++] = 0x0a;
+    return true;
+  }
+}
