@@ -162,8 +162,16 @@ export class LogConsumer {
       this.#close = () => {};
     } else {
       const fd = typeof dest === 'number' ? dest : openSync(dest, 'a');
+      let gone = false;
       this.#write = (bytes, length) => {
-        for (let at = 0; at < length; ) at += writeSync(fd, bytes, at, length - at);
+        // A reader that went away (`node app.js | head`): the lines have nowhere to go.
+        if (gone) return;
+        try {
+          for (let at = 0; at < length; ) at += writeSync(fd, bytes, at, length - at);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
+          gone = true;
+        }
       };
       this.#close = typeof dest === 'number' ? () => {} : () => closeSync(fd);
     }
