@@ -2,8 +2,8 @@
  * trace.dat (v6) as the Linux tools read it (issue 9): `trace-cmd report` (Debian's trace-cmd
  * 3.1.6) must print every event of a tracebuf buffer with its fields decoded, the lost-event
  * lines where events were lost, and the timestamps tracebuf's own reader gives. Runs where
- * trace-cmd is installed (as root the setup installs it with apt-get when it can) and skips
- * with the reason otherwise. Our own reader (`readTraceDat`) must read the same file back to
+ * trace-cmd is installed (`.ci/run` installs it with apt-get as root) and skips with the reason
+ * otherwise. Our own reader (`readTraceDat`) must read the same file back to
  * the same events.
  */
 import { spawnSync } from 'node:child_process';
@@ -20,18 +20,10 @@ let dir = '';
 let traceCmd: string | undefined;
 let missing = '';
 
-/** trace-cmd on PATH; as root, apt-get install it when it is not (once per run). */
+/** trace-cmd on PATH (`.ci/run` installs it as root where apt-get can; `apt-get install trace-cmd`). */
 function findTraceCmd(): string | undefined {
-  const which = (): string | undefined => {
-    const r = spawnSync('sh', ['-c', 'command -v trace-cmd'], { encoding: 'utf8' });
-    return r.status === 0 ? r.stdout.trim() : undefined;
-  };
-  let found = which();
-  if (found === undefined && process.getuid?.() === 0 && process.env.TRACEBUF_NO_APT !== '1') {
-    spawnSync('apt-get', ['install', '-y', '-q', 'trace-cmd'], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    found = which();
-  }
-  return found;
+  const r = spawnSync('sh', ['-c', 'command -v trace-cmd'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
 beforeAll(() => {
