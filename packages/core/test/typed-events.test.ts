@@ -17,6 +17,14 @@ afterEach(async () => {
   workers.clear();
 });
 
+/** The common fields' lines, as tracefs prints them in every event's format. */
+const COMMON_LINES = [
+  '\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;',
+  '\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;',
+  '\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;',
+  '\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;',
+];
+
 const ALL = {
   a8: 'u8',
   b8: 's8',
@@ -113,10 +121,7 @@ describe('defineEvent', () => {
         'name: sample',
         `ID: ${layout.EVENT_ID_BASE}`,
         'format:',
-        '\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;',
-        '\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;',
-        '\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;',
-        '\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;',
+        ...COMMON_LINES,
         '',
         '\tfield:u32 seq;\toffset:8;\tsize:4;\tsigned:0;',
         '\tfield:bool flag;\toffset:12;\tsize:1;\tsigned:0;',
@@ -138,10 +143,7 @@ describe('defineEvent', () => {
       'name: raw_data',
       'ID: 19',
       'format:',
-      '\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;',
-      '\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;',
-      '\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;',
-      '\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;',
+      ...COMMON_LINES,
       '',
       '\tfield:unsigned int id;\toffset:8;\tsize:4;\tsigned:0;',
       '\tfield:char buf[];\toffset:12;\tsize:0;\tsigned:0;',

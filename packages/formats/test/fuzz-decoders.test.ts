@@ -10,21 +10,12 @@
 import { TraceBuffer, TraceBufferError, defineEvent, layout } from '@tracebuf/core';
 import { type Capture, captureBuffer, readRaw, readTraceDat, toChromeTrace, toText, toTraceDat, walkCapture } from '@tracebuf/formats';
 import { describe, expect, it } from 'vitest';
+import { prng } from '../../core/test/support/kernel-differential.js';
 
 const SEED = process.env['TRACEBUF_FUZZ_SEED'] ? Number(process.env['TRACEBUF_FUZZ_SEED']) : (Date.now() ^ (process.pid << 8)) >>> 0;
 const ITERATIONS = Number(process.env['TRACEBUF_FUZZ_ITERATIONS'] ?? 400);
 
-/** mulberry32: a small seeded PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = prng;
 
 const Sample = defineEvent('fuzz_sample', { seq: 'u32', big: 'u64', msg: 'string', tag: 'char[6]', blob: 'bytes', neg: 's16' });
 

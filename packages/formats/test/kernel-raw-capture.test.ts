@@ -11,7 +11,7 @@ import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, rea
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseEventFormat } from '@tracebuf/core';
-import { type CaptureRecord, type CpuData, decodeCapture } from '@tracebuf/formats';
+import { type CaptureRecord, type CpuData, type DecodedRecord, decodeCapture } from '@tracebuf/formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordRan, skipBecause } from '../../core/test/support/machine-outcome.js';
 
@@ -104,6 +104,12 @@ function readPipes(dir: string): CpuData[] {
   return out;
 }
 
+/** Every CPU's trace_pipe_raw of instance `dir`, decoded with the kernel's raw_data format. */
+function decodeInstance(dir: string, visit: (r: DecodedRecord) => void): void {
+  const format = parseEventFormat(readFileSync(join(mountPoint!, 'events/ftrace/raw_data/format'), 'utf8'), 'ftrace');
+  decodeCapture({ subbufSize: 4096, clock: 'local', formats: [format], threads: new Map(), cpus: readPipes(dir) }, visit);
+}
+
 describe("the kernel's trace_pipe_raw, read by our decoder", () => {
   it('gives back every trace_marker_raw write: ids, payloads (short and long form), time order', (ctx) => {
     if (mountPoint === undefined || unavailable !== '') skipBecause(ctx, GROUP, unavailable);
@@ -115,12 +121,8 @@ describe("the kernel's trace_pipe_raw, read by our decoder", () => {
       const lengthOf = (seq: number): number => 8 + ((seq * 37) % 1000);
       writeMarkers(dir, count, lengthOf);
       writeFileSync(join(dir, 'tracing_on'), '0');
-      const format = parseEventFormat(readFileSync(join(mountPoint!, 'events/ftrace/raw_data/format'), 'utf8'), 'ftrace');
-      const cpus = readPipes(dir);
       const seen: { id: number; ts: number; record: CaptureRecord }[] = [];
-      decodeCapture({ subbufSize: 4096, clock: 'local', formats: [format], threads: new Map(), cpus }, (r) => {
-        seen.push({ id: r.event.fields.id as number, ts: r.timestamp, record: r });
-      });
+      decodeInstance(dir, (r) => seen.push({ id: r.event.fields.id as number, ts: r.timestamp, record: r }));
       expect(seen.map((s) => s.id)).toEqual(Array.from({ length: count }, (_, i) => i));
       for (const s of seen) {
         const length = lengthOf(s.id);
@@ -145,10 +147,9 @@ describe("the kernel's trace_pipe_raw, read by our decoder", () => {
       const count = 2000;
       writeMarkers(dir, count, () => 16);
       writeFileSync(join(dir, 'tracing_on'), '0');
-      const format = parseEventFormat(readFileSync(join(mountPoint!, 'events/ftrace/raw_data/format'), 'utf8'), 'ftrace');
       const ids: number[] = [];
       let lost = 0;
-      decodeCapture({ subbufSize: 4096, clock: 'local', formats: [format], threads: new Map(), cpus: readPipes(dir) }, (r) => {
+      decodeInstance(dir, (r) => {
         if (r.lostBefore > 0) lost += r.lostBefore;
         ids.push(r.event.fields.id as number);
       });

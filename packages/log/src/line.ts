@@ -21,6 +21,12 @@ export interface CompiledFormat {
 
 const HEX = '0123456789abcdef';
 
+/** The letter of JSON's two-character escapes (`\"`, `\\`, `\n`, ...) by character code; 0: `\u00XX`. */
+const SHORT_ESCAPES = new Uint8Array(0x5d);
+for (const [c, letter] of [['"', '"'], ['\\', '\\'], ['\n', 'n'], ['\r', 'r'], ['\t', 't'], ['\b', 'b'], ['\f', 'f']] as const) {
+  SHORT_ESCAPES[c.charCodeAt(0)] = letter.charCodeAt(0);
+}
+
 /** Compiles `fmt` (quick-format's placeholders; `%%` is a literal percent sign). */
 export function compileFormat(fmt: string): CompiledFormat {
   const pieces: Uint8Array[] = [];
@@ -111,35 +117,16 @@ export class LineBuffer {
         continue;
       }
       b[at++] = 0x5c;
-      switch (c) {
-        case 0x22:
-          b[at++] = 0x22;
-          break;
-        case 0x5c:
-          b[at++] = 0x5c;
-          break;
-        case 0x0a:
-          b[at++] = 0x6e;
-          break;
-        case 0x0d:
-          b[at++] = 0x72;
-          break;
-        case 0x09:
-          b[at++] = 0x74;
-          break;
-        case 0x08:
-          b[at++] = 0x62;
-          break;
-        case 0x0c:
-          b[at++] = 0x66;
-          break;
-        default:
-          b[at++] = 0x75;
-          b[at++] = 0x30;
-          b[at++] = 0x30;
-          b[at++] = HEX.charCodeAt(c >> 4);
-          b[at++] = HEX.charCodeAt(c & 15);
+      const short = c < SHORT_ESCAPES.length ? SHORT_ESCAPES[c]! : 0;
+      if (short !== 0) {
+        b[at++] = short;
+        continue;
       }
+      b[at++] = 0x75; // \u00XX
+      b[at++] = 0x30;
+      b[at++] = 0x30;
+      b[at++] = HEX.charCodeAt(c >> 4);
+      b[at++] = HEX.charCodeAt(c & 15);
     }
     this.at = at;
   }
