@@ -177,35 +177,28 @@ export class FastRenderer {
     return at + size <= this.#end ? size : -1;
   }
 
+  /** `null`, `true`, `false` and integers: the same text in JSON and in a `%s`. False for other tags. */
+  #literal(out: LineBuffer, tag: number, at: number): boolean {
+    if (tag === Tag.INT) out.int(this.#view.getInt32(at + 1, true));
+    else if (tag === Tag.NULL) out.ascii('null');
+    else if (tag === Tag.TRUE) out.ascii('true');
+    else if (tag === Tag.FALSE) out.ascii('false');
+    else return false;
+    return true;
+  }
+
   /** A value as JSON into `out`; false when the fast path does not cover it. */
   #json(out: LineBuffer, at: number): boolean {
     const tag = this.#src[at]!;
     switch (tag) {
-      case Tag.NULL:
-        out.ascii('null');
-        return true;
-      case Tag.TRUE:
-        out.ascii('true');
-        return true;
-      case Tag.FALSE:
-        out.ascii('false');
-        return true;
-      case Tag.INT:
-        out.int(this.#view.getInt32(at + 1, true));
-        return true;
       case Tag.NUMBER: {
         const v = this.#view.getFloat64(at + 1, true);
         out.ascii(Number.isFinite(v) ? String(v) : 'null');
         return true;
       }
-      case Tag.STRING: {
-        const n = this.#view.getUint32(at + 1, true);
-        out.buf[out.at++] = 0x22;
-        out.escaped(this.#src, at + 5, at + 5 + n);
-        out.buf[out.at++] = 0x22;
-        return true;
-      }
+      case Tag.STRING:
       case Tag.BIGINT: {
+        // A BigInt is written as its digits in a string (as pino's safe stringify writes it).
         const n = this.#view.getUint32(at + 1, true);
         out.buf[out.at++] = 0x22;
         out.escaped(this.#src, at + 5, at + 5 + n);
@@ -219,7 +212,7 @@ export class FastRenderer {
         return true;
       }
       default:
-        return false;
+        return this.#literal(out, tag, at);
     }
   }
 
@@ -227,31 +220,11 @@ export class FastRenderer {
   #text(out: LineBuffer, at: number, spec: string): boolean {
     const tag = this.#src[at]!;
     if (spec === 's') {
-      switch (tag) {
-        case Tag.STRING:
-          out.escaped(this.#src, at + 5, at + 5 + this.#view.getUint32(at + 1, true));
-          return true;
-        case Tag.INT:
-          out.int(this.#view.getInt32(at + 1, true));
-          return true;
-        case Tag.NUMBER:
-          out.ascii(String(this.#view.getFloat64(at + 1, true)));
-          return true;
-        case Tag.TRUE:
-          out.ascii('true');
-          return true;
-        case Tag.FALSE:
-          out.ascii('false');
-          return true;
-        case Tag.NULL:
-          out.ascii('null');
-          return true;
-        case Tag.UNDEFINED:
-          out.ascii('undefined');
-          return true;
-        default:
-          return false;
-      }
+      if (tag === Tag.STRING) out.escaped(this.#src, at + 5, at + 5 + this.#view.getUint32(at + 1, true));
+      else if (tag === Tag.NUMBER) out.ascii(String(this.#view.getFloat64(at + 1, true)));
+      else if (tag === Tag.UNDEFINED) out.ascii('undefined');
+      else return this.#literal(out, tag, at);
+      return true;
     }
     if (tag === Tag.INT) {
       out.int(this.#view.getInt32(at + 1, true));
