@@ -485,6 +485,25 @@ export class TraceBuffer implements MappingHost {
   }
 
   /**
+   * This thread's shared producer of this buffer, for libraries that write from whatever thread
+   * calls them (`@tracebuf/log`, `@tracebuf/telemetry`): claimed on first use (slot `cpu`, or the
+   * first free one; `EBUSY` when none is), kept for the thread's life, given back when the thread
+   * exits. Every caller in the thread gets the same producer, so a thread takes one slot.
+   */
+  threadProducer(cpu?: number): Producer {
+    const p = this.#threadProducer;
+    if (p !== undefined && !p.released) return p;
+    const claimed = this.producer(cpu);
+    this.#threadProducer = claimed;
+    process.once('exit', () => {
+      if (!claimed.released) claimed.release();
+    });
+    return claimed;
+  }
+
+  #threadProducer: Producer | undefined;
+
+  /**
    * Claims a cpu slot for writing: slot `cpu`, or the first free one. `EBUSY` when the slot (or
    * every slot) is taken; `EINVAL` for a cpu out of range; `EPERM` on a snapshot. Release it
    * with `producer.release()`.

@@ -377,14 +377,7 @@ export class LogConsumer {
  * {@link createLogger} to move that too).
  */
 export function tracebufDestination(tb: TraceBuffer, options: { readonly cpu?: number } = {}): { write(line: string): boolean } {
-  const p = options.cpu === undefined ? tb.producer() : tb.producer(options.cpu);
-  process.once('exit', () => {
-    try {
-      p.release();
-    } catch {
-      /* released already */
-    }
-  });
+  const p = tb.threadProducer(options.cpu);
   const room = Math.min(0xfffe, p.maxPayload - LogLineEvent.fixedLength - 1);
   return {
     write(line: string): boolean {

@@ -43,7 +43,7 @@ class ThreadSink {
   readonly locOffset: number;
 
   constructor(tb: TraceBuffer, cpu: number | undefined) {
-    this.producer = cpu === undefined ? tb.producer() : tb.producer(cpu);
+    this.producer = tb.threadProducer(cpu);
     this.eventId = LogEvent.registerIn(tb.events);
     tb.events.noteThread();
     this.strings = tb.strings;
@@ -113,19 +113,10 @@ const sinks = new WeakMap<TraceBuffer, ThreadSink>();
 
 function sinkFor(tb: TraceBuffer, cpu: number | undefined): ThreadSink {
   let sink = sinks.get(tb);
-  if (sink === undefined) {
+  if (sink === undefined || sink.producer.released) {
+    // The thread's producer of the buffer (shared with other libraries; given back at exit).
     sink = new ThreadSink(tb, cpu);
     sinks.set(tb, sink);
-    const p = sink.producer;
-    // The slot comes back when the thread ends normally (a crashed pool thread's is recovered
-    // by its pool owner).
-    process.once('exit', () => {
-      try {
-        p.release();
-      } catch {
-        /* already released */
-      }
-    });
   }
   return sink;
 }
