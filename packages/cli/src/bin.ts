@@ -1,26 +1,41 @@
 #!/usr/bin/env node
 /**
- * `tracebuf` command line: `demo`, `record`, `report`. Exit codes: 0 done, 1 failed (a damaged
+ * `tracebuf` command line: `demo`, `record`, `report`, `stats`. Exit codes: 0 done, 1 failed (a damaged
  * file, a failing script), 2 bad arguments.
  *
  * @packageDocumentation
  */
 import { writeSync } from 'node:fs';
 import { TraceBufferError } from '@tracebuf/core';
-import { UsageError } from './args.js';
+import { UsageError, intOption, parseArgs } from './args.js';
 import { runDemo } from './demo.js';
+import { runPoolDemo } from './pool-demo.js';
 import { RECORD_HELP, runRecord } from './record.js';
 import { REPORT_HELP, runReport } from './report.js';
+import { STATS_HELP, runStats } from './stats.js';
 
-const DEMO_HELP = 'usage: tracebuf demo [--events N]\n\nWrites N events (default 2000) from the main thread, maps the buffer and drains it with\nGET_READER, printing what was read and the counters.\n';
+const DEMO_HELP = [
+  'usage: tracebuf demo [--requests N] [--workers W] [--out DIR]',
+  '       tracebuf demo --core [--events N]',
+  '',
+  'A piscina pool of W workers (default 2) serves N simulated requests (default 20000); each',
+  'logs with @tracebuf/log and records telemetry with @tracebuf/telemetry; the main thread',
+  'consumes both, prints a progress line each second and a summary, and writes the pino NDJSON',
+  'log and a Chrome trace of the spans into DIR (default ./tracebuf-demo).',
+  '',
+  '--core: the ring buffer alone: writes N events (default 2000), maps the buffer, drains it',
+  'with GET_READER and prints what was read and the counters.',
+  '',
+].join('\n');
 
 const HELP = [
   'usage: tracebuf <command> [options]',
   '',
   'commands:',
-  '  demo      the quick-start demo: write, map, GET_READER, counters',
+  '  demo      the quick-start demo: a worker pool logging and recording telemetry (--core: the ring alone)',
   '  record    run a script or a piscina pool with tracing on; write a trace.dat',
   '  report    print a trace.dat or a raw sub-buffer file as text (or Chrome JSON)',
+  '  stats     count what a trace.dat or raw file holds: per cpu, per event type',
   '',
   'tracebuf <command> --help shows the options of a command.',
   '',
@@ -61,20 +76,33 @@ function wantsHelp(argv: readonly string[]): boolean {
   return (first < 0 ? head : head.slice(0, first)).some((a) => a === '--help' || a === '-h');
 }
 
-function demo(argv: readonly string[]): number {
-  let events: number | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--events') events = Number(argv[++i]);
-    else throw new UsageError(`unknown argument: ${argv[i]}`);
+async function demo(argv: readonly string[], progress: (line: string) => void): Promise<number> {
+  const parsed = parseArgs(argv, [
+    { name: 'core', type: 'boolean', help: '' },
+    { name: 'events', type: 'string', help: '' },
+    { name: 'requests', type: 'string', help: '' },
+    { name: 'workers', type: 'string', help: '' },
+    { name: 'out', type: 'string', help: '' },
+  ]);
+  if (parsed.positionals.length > 0) throw new UsageError(`unknown argument: ${parsed.positionals[0]}`);
+  if (parsed.options.core === true) {
+    if (parsed.options.requests !== undefined || parsed.options.workers !== undefined || parsed.options.out !== undefined) throw new UsageError('--core takes only --events');
+    const result = runDemo({ events: intOption(parsed, 'events', 2000, 0, 10_000_000) });
+    return result.read + result.lost === result.written ? 0 : 1;
   }
-  if (events !== undefined && (!Number.isInteger(events) || events < 0)) throw new UsageError(`--events must be a non-negative integer: events=${String(events)}`);
-  const result = runDemo(events === undefined ? {} : { events });
-  return result.read + result.lost === result.written ? 0 : 1;
+  if (parsed.options.events !== undefined) throw new UsageError('--events goes with --core');
+  const result = await runPoolDemo({
+    requests: intOption(parsed, 'requests', 20_000, 1, 10_000_000),
+    workers: intOption(parsed, 'workers', 2, 1, 64),
+    ...(parsed.options.out === undefined ? {} : { out: parsed.options.out as string }),
+    progress,
+  });
+  return result.logLines === result.requests && result.servedCounted === result.requests ? 0 : 1;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const helps: Record<string, string> = { demo: DEMO_HELP, record: RECORD_HELP, report: REPORT_HELP };
+  const helps: Record<string, string> = { demo: DEMO_HELP, record: RECORD_HELP, report: REPORT_HELP, stats: STATS_HELP };
   try {
     if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
       process.stdout.write(HELP);
@@ -86,7 +114,15 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(help);
       return 0;
     }
-    if (command === 'demo') return demo(rest);
+    if (command === 'demo') {
+      const tty = process.stderr.isTTY === true;
+      const code = await demo(rest, (line) => (tty ? process.stderr.write(`\r${line}\x1b[K`) : console.error(line)));
+      return code;
+    }
+    if (command === 'stats') {
+      runStats(rest, (line) => console.log(line));
+      return 0;
+    }
     if (command === 'report') {
       const out = new StdoutBatch();
       try {

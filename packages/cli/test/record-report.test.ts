@@ -34,6 +34,10 @@ describe('tracebuf record / report', () => {
     const lines = report.stdout.trim().split('\n');
     expect(lines).toHaveLength(3 * 3005);
     expect(lines.filter((l) => / request: id=\d+ status=(200|500) path=\/items\/\d+ bytes=\d+$/.test(l))).toHaveLength(9000);
+    const stats = tracebuf('stats', out);
+    expect(stats.status, stats.stderr).toBe(0);
+    expect(stats.stdout).toMatch(/tracebuf:request: 9000$/m);
+    expect(stats.stdout).toMatch(/tracebuf:span_begin: 3$/m);
     const chrome = tracebuf('report', '--chrome', out);
     expect(chrome.status, chrome.stderr).toBe(0);
     const trace = JSON.parse(chrome.stdout) as { traceEvents: { ph: string }[] };
@@ -76,7 +80,7 @@ describe('tracebuf record / report', () => {
   });
 
   it('--help on every command; bad arguments exit 2; a damaged file exits 1 naming the offset', () => {
-    for (const cmd of [[], ['record'], ['report'], ['demo']]) {
+    for (const cmd of [[], ['record'], ['report'], ['demo'], ['stats']]) {
       const help = tracebuf(...cmd, '--help');
       expect(help.status).toBe(0);
       expect(help.stdout).toMatch(/^usage: tracebuf/);
