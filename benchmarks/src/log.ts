@@ -171,10 +171,15 @@ export async function runLog(): Promise<unknown> {
       samples.set(task.name, all);
     }
   }
-  await new Promise<void>((resolve) => {
-    transport.once('close', () => resolve());
-    transport.end();
-  });
+  {
+    // (thread-stream's worker is unref'd: a timer keeps the process up while it closes.)
+    const keepAlive = setInterval(() => {}, 1000);
+    await new Promise<void>((resolve) => {
+      transport.once('close', () => resolve());
+      transport.end();
+    });
+    clearInterval(keepAlive);
+  }
   const producerNs = new Map([...samples].map(([k, v]) => [k, median(v)]));
   const bestPinoNs = Math.min(...modes.slice(1).map(([name]) => producerNs.get(name)!));
   console.log(`\n1. producer side: ns per call (median of batches of ${batch}), ${rounds} round(s)`);
