@@ -158,16 +158,14 @@ export class Logger {
     this.#bindingsText = bindingsText;
     this.#bindings = Buffer.from(bindingsText, 'utf8');
     this.#level = level;
-    const method = (value: number): LogFn =>
-      function (this: Logger, a?: unknown, ...rest: unknown[]): void {
-        this.#log(value, a, rest);
-      } as LogFn;
-    this.trace = method(LEVELS.trace).bind(this);
-    this.debug = method(LEVELS.debug).bind(this);
-    this.info = method(LEVELS.info).bind(this);
-    this.warn = method(LEVELS.warn).bind(this);
-    this.error = method(LEVELS.error).bind(this);
-    this.fatal = method(LEVELS.fatal).bind(this);
+    // Arrow functions closing over the logger (callable detached, as pino's methods are).
+    const method = (value: number): LogFn => ((a?: unknown, ...rest: unknown[]): void => this.#log(value, a, rest)) as LogFn;
+    this.trace = method(LEVELS.trace);
+    this.debug = method(LEVELS.debug);
+    this.info = method(LEVELS.info);
+    this.warn = method(LEVELS.warn);
+    this.error = method(LEVELS.error);
+    this.fatal = method(LEVELS.fatal);
   }
 
   #log(level: number, first: unknown, rest: readonly unknown[]): void {
