@@ -143,6 +143,20 @@ export interface AggregatorOptions {
   readonly keepSamples?: (name: string) => boolean;
   /** Keep spans for {@link TelemetryAggregator.toChromeTrace}. Default true. */
   readonly spans?: boolean;
+  /** Called with every record as it is aggregated (e.g. an OTLP forwarder's `telemetrySink`). */
+  readonly onRecord?: (record: TelemetryRecord) => void;
+}
+
+/** One metric record, as {@link AggregatorOptions.onRecord} gets it. */
+export interface TelemetryRecord {
+  /** A {@link MetricKind} value. */
+  readonly kind: number;
+  readonly name: string;
+  readonly value: number;
+  /** Buffer clock. */
+  readonly timestamp: number;
+  /** The writing thread. */
+  readonly pid: number;
 }
 
 /** One stretch's state. */
@@ -174,6 +188,7 @@ export class TelemetryAggregator {
   readonly #metricId: number;
   readonly #keep: (name: string) => boolean;
   readonly #keepSpans: boolean;
+  readonly #onRecord: ((record: TelemetryRecord) => void) | undefined;
   readonly #names = new Map<number, string>();
   readonly #gauges = new Map<string, number>();
   readonly #marks: TraceMark[] = [];
@@ -186,6 +201,7 @@ export class TelemetryAggregator {
     this.#metricId = MetricEvent.registerIn(tb.events);
     this.#keep = options.keepSamples ?? (() => false);
     this.#keepSpans = options.spans ?? true;
+    this.#onRecord = options.onRecord;
     for (let cpu = 0; cpu < tb.config.cpus; cpu++) this.#cursors.push(new CpuCursor(tb.mapInternal(cpu)));
   }
 
@@ -255,6 +271,7 @@ export class TelemetryAggregator {
       const value = view.getInt32(at + valueField!.offset + 4, true) * 4294967296 + view.getUint32(at + valueField!.offset, true);
       const pid = view.getInt32(at + layout.COMMON_PID_OFFSET, true);
       n++;
+      this.#onRecord?.({ kind, name, value, timestamp: r.timestamp, pid });
       switch (kind) {
         case MetricKind.COUNTER:
           for (const w of [this.#total, this.#window]) w.counters.set(name, (w.counters.get(name) ?? 0) + value);

@@ -17,6 +17,6 @@
 export { MetricEvent, MetricKind, Metrics, metrics } from './metrics.js';
 export type { Counter, Gauge, Histogram } from './metrics.js';
 export { HistogramData, TelemetryAggregator, quantileSorted } from './aggregate.js';
-export type { AggregatorOptions, HistogramSummary, TelemetrySummary } from './aggregate.js';
+export type { AggregatorOptions, HistogramSummary, TelemetryRecord, TelemetrySummary } from './aggregate.js';
 export { BENCH_PREFIX, benchRows, formatBenchTable, isBenchMetric, streamBench, tinybenchRows } from './bench.js';
 export type { BenchRow } from './bench.js';
