@@ -246,6 +246,21 @@ export function bankCapacity(config: TraceBufferConfig): number {
   return Math.min(byBytes, Math.max(4 * config.nrSubbufs, 2047));
 }
 
+/** Thread producers given back when this thread exits (one `exit` listener for all of them). */
+const atExit = new Set<Producer>();
+let exitHooked = false;
+
+function releaseAtExit(p: Producer): void {
+  if (!exitHooked) {
+    exitHooked = true;
+    process.once('exit', () => {
+      for (const q of atExit) if (!q.released) q.release();
+      atExit.clear();
+    });
+  }
+  atExit.add(p);
+}
+
 function isSab(value: unknown): value is SharedArrayBuffer {
   return value instanceof SharedArrayBuffer;
 }
@@ -358,7 +373,10 @@ export class TraceBuffer implements MappingHost {
       global: this.#global,
       live: (cpu) => this.#live(cpu),
       claimIndex: (cpu) => anchorIndex(cpu) + CLAIM_INDEX,
-      onRelease: (p) => this.#producers.delete(p),
+      onRelease: (p) => {
+        this.#producers.delete(p);
+        atExit.delete(p);
+      },
       events: this.events,
     };
   }
@@ -495,9 +513,7 @@ export class TraceBuffer implements MappingHost {
     if (p !== undefined && !p.released) return p;
     const claimed = this.producer(cpu);
     this.#threadProducer = claimed;
-    process.once('exit', () => {
-      if (!claimed.released) claimed.release();
-    });
+    releaseAtExit(claimed);
     return claimed;
   }
 
