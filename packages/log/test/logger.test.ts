@@ -166,6 +166,30 @@ describe('lost records are never silent', () => {
   });
 });
 
+describe('a crashed worker', () => {
+  it.for(['throw', 'terminate'] as const)('%s: every record it committed is written; its slot can be taken again', async (how) => {
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 256, overwrite: false });
+    const { consumer, lines } = collector(tb);
+    const w = new Worker(join(here, 'fixtures/crash-worker.mjs'), { workerData: { handle: tb.handle, count: 200, how } });
+    workers.add(w);
+    const exited = new Promise((resolve) => w.once('exit', resolve));
+    if (how === 'throw') {
+      w.once('error', () => {}); // the crash is the point
+    } else {
+      await new Promise((resolve) => w.once('message', resolve));
+      await w.terminate();
+    }
+    await exited;
+    consumer.drain();
+    const crashed = lines.map((l) => JSON.parse(l) as { i?: number; msg: string }).filter((l) => l.i !== undefined);
+    expect(crashed.map((l) => l.i)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    // An uncaught exception still runs the thread's exit handlers, which give the slot back. A
+    // terminated thread runs none: its owner takes the slot back, as a piscina pool does.
+    if (how === 'terminate') tb.recover(0);
+    expect(() => createLogger(tb)).not.toThrow();
+  });
+});
+
 describe('bad input never crashes', () => {
   it('cycles, BigInt, symbols, functions, errors, non-string messages', () => {
     const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 16 });
