@@ -9,7 +9,9 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
-import { CpuCursor, LOST_EVENTS_UNKNOWN, type TraceBuffer, TraceBufferError, defineEvent, layout } from '@tracebuf/core';
+import { BroadcastChannel } from 'node:worker_threads';
+import { CpuCursor, LOST_EVENTS_UNKNOWN, type Mapping, TraceBuffer, TraceBufferError, defineEvent, layout } from '@tracebuf/core';
+import { type OverflowAnnouncement, overflowChannelName } from './overflow.js';
 import { type CompiledFormat, FastRenderer, LineBuffer, compileFormat } from './line.js';
 import { type Decoded, Decoder, LogEvent, MSG_NONE, RecordFlag } from './record.js';
 
@@ -125,6 +127,27 @@ function members(d: Decoded): string {
   return '';
 }
 
+/** A ring the consumer reads, with what decoding its records needs. */
+interface Ring {
+  readonly tb: TraceBuffer;
+  readonly logId: number;
+  readonly lineId: number;
+  /** Added to this ring's stamps to put them on the first ring's time base. */
+  readonly shiftNs: number;
+  readonly createdHr: number;
+  readonly formats: Map<number, CompiledFormat>;
+}
+
+/** A CPU cursor that knows its ring. */
+class RingCursor extends CpuCursor {
+  constructor(
+    mapping: Mapping,
+    readonly ring: Ring,
+  ) {
+    super(mapping);
+  }
+}
+
 /**
  * Formats the log records of a buffer as pino NDJSON, in one thread (any thread: the main one,
  * or a worker dedicated to it). `drain()` writes everything committed so far; `run()` keeps
@@ -132,19 +155,18 @@ function members(d: Decoded): string {
  * `process.exit()` loses nothing that was committed.
  */
 export class LogConsumer {
-  readonly #tb: TraceBuffer;
-  readonly #cursors: CpuCursor[];
+  /** The rings read: the buffer's, then any brought online for threads beyond its slots. */
+  readonly #rings: Ring[] = [];
+  readonly #cursors: RingCursor[] = [];
+  readonly #channel: BroadcastChannel;
   readonly #write: (bytes: Buffer, length: number) => void;
   readonly #close: () => void;
   readonly #prefix: string;
-  readonly #logId: number;
-  readonly #lineId: number;
   readonly #decoder = new Decoder();
   /** Buffer time → epoch ms (the clocks in ns; the `counter` clock has no time: now). */
   readonly #epochOffsetMs: number | undefined;
   readonly #out = new LineBuffer();
   readonly #fast = new FastRenderer();
-  readonly #formats = new Map<number, CompiledFormat>();
   readonly #heads = new Map<number, Uint8Array>();
   readonly #prefixBytes: Uint8Array;
   #lines = 0;
@@ -155,7 +177,6 @@ export class LogConsumer {
   #closed = false;
 
   constructor(tb: TraceBuffer, options: LogConsumerOptions = {}) {
-    this.#tb = tb;
     const dest = options.destination ?? 1;
     if (typeof dest === 'function') {
       this.#write = (bytes, length) => dest(bytes.toString('utf8', 0, length));
@@ -178,11 +199,15 @@ export class LogConsumer {
     this.#prefix = `,"pid":${options.pid ?? process.pid},"hostname":${JSON.stringify(options.hostname ?? osHostname())}`;
     this.#prefixBytes = Buffer.from(this.#prefix, 'utf8');
     for (const [level, head] of LEVEL_LINES) this.#heads.set(level, Buffer.from(head, 'utf8'));
-    this.#logId = LogEvent.registerIn(tb.events);
-    this.#lineId = LogLineEvent.registerIn(tb.events);
     this.#epochOffsetMs = tb.config.clock === 'counter' ? undefined : Date.now() - tb.now() / 1e6;
-    this.#cursors = [];
-    for (let cpu = 0; cpu < tb.config.cpus; cpu++) this.#cursors.push(new CpuCursor(tb.mapInternal(cpu)));
+    this.#addRing(tb);
+    // Rings that threads beyond the buffer's slots bring online are announced here (overflow.ts).
+    this.#channel = new BroadcastChannel(overflowChannelName(tb));
+    this.#channel.onmessage = (event: unknown): void => {
+      const data = (event as { data?: OverflowAnnouncement }).data;
+      if (data?.kind === 'tracebuf-log-ring' && !this.#closed) this.#addRing(TraceBuffer.attach(data.handle));
+    };
+    this.#channel.unref();
   }
 
   /** Lines, lost records and skipped events so far. */
@@ -205,14 +230,36 @@ export class LogConsumer {
     out.at = 0;
   }
 
-  /** The compiled format of string-table ID `id`. */
-  #format(id: number): CompiledFormat {
-    let f = this.#formats.get(id);
+  /** The compiled format of string-table ID `id` of `ring`. */
+  #format(ring: Ring, id: number): CompiledFormat {
+    let f = ring.formats.get(id);
     if (f === undefined) {
-      f = compileFormat(this.#tb.strings.get(id));
-      this.#formats.set(id, f);
+      f = compileFormat(ring.tb.strings.get(id));
+      ring.formats.set(id, f);
     }
     return f;
+  }
+
+  #addRing(tb: TraceBuffer): void {
+    const createdHr = new Float64Array(tb.handle.global)[layout.CREATED_HR_F64_INDEX]!;
+    const first = this.#rings[0];
+    const ring: Ring = {
+      tb,
+      logId: LogEvent.registerIn(tb.events),
+      lineId: LogLineEvent.registerIn(tb.events),
+      // Stamps of the clocks in ns count from the ring's creation (process.hrtime, the same clock
+      // in every thread): this makes them comparable with the first ring's.
+      shiftNs: first === undefined || tb.config.clock === 'counter' ? 0 : createdHr - first.createdHr,
+      createdHr,
+      formats: new Map(),
+    };
+    this.#rings.push(ring);
+    for (let cpu = 0; cpu < tb.config.cpus; cpu++) this.#cursors.push(new RingCursor(tb.mapInternal(cpu), ring));
+  }
+
+  /** Rings read (the buffer's and those brought online for threads beyond its slots). */
+  get rings(): number {
+    return this.#rings.length;
   }
 
   #time(ts: number): number {
@@ -225,17 +272,23 @@ export class LogConsumer {
     const before = this.#lines;
     const cursors = this.#cursors;
     for (;;) {
-      let best: CpuCursor | undefined;
+      let best: RingCursor | undefined;
+      let bestTs = 0;
       for (const c of cursors) {
         if (!c.has) c.advance();
-        if (c.has && (best === undefined || c.reader.timestamp < best.reader.timestamp)) best = c;
+        if (!c.has) continue;
+        const ts = c.reader.timestamp + c.ring.shiftNs;
+        if (best === undefined || ts < bestTs) {
+          best = c;
+          bestTs = ts;
+        }
       }
       if (best === undefined) break;
       const r = best.reader;
-      if (best.lost !== 0) this.#lostLine(best.mapping.cpu, best.lost, r.timestamp);
+      if (best.lost !== 0) this.#lostLine(best.mapping.cpu, best.lost, bestTs);
       best.lost = 0;
       best.has = false;
-      this.#record(r.bytes, r.payloadOffset, r.payloadLength, r.timestamp);
+      this.#record(best.ring, r.bytes, r.payloadOffset, r.payloadLength, bestTs);
     }
     this.#flush();
     return this.#lines - before;
@@ -249,18 +302,18 @@ export class LogConsumer {
     );
   }
 
-  #record(bytes: Uint8Array, at: number, length: number, ts: number): void {
+  #record(ring: Ring, bytes: Uint8Array, at: number, length: number, ts: number): void {
     const d = this.#decoder;
     d.load(bytes, at, at + length);
     const view = d.view;
     const id = view.getUint16(at + layout.COMMON_TYPE_OFFSET, true);
-    if (id === this.#lineId) {
+    if (id === ring.lineId) {
       const loc = view.getUint32(at + LINE_OFFSET, true);
       const text = Buffer.from(bytes.buffer, bytes.byteOffset + at + (loc & 0xffff), Math.max(0, (loc >>> 16) - 1)).toString('utf8');
       this.#emit(text.endsWith('\n') ? text : `${text}\n`);
       return;
     }
-    if (id !== this.#logId) {
+    if (id !== ring.logId) {
       this.#skipped++;
       return;
     }
@@ -288,7 +341,7 @@ export class LogConsumer {
       const hasMsg = ((bytes[start] ?? 0) & RecordFlag.HAS_MSG) !== 0 && msgId !== MSG_NONE;
       let format: CompiledFormat | undefined;
       try {
-        format = hasMsg ? this.#format(msgId) : undefined;
+        format = hasMsg ? this.#format(ring, msgId) : undefined;
       } catch {
         format = undefined;
       }
@@ -312,7 +365,7 @@ export class LogConsumer {
         else if (v.kind === 'plain' && typeof v.value === 'string') msg = v.value;
         else msgJson = jsonOf(v);
       } else if ((flags & RecordFlag.HAS_MSG) !== 0 && msgId !== MSG_NONE) {
-        msg = this.#tb.strings.get(msgId);
+        msg = ring.tb.strings.get(msgId);
       }
       const obj = (flags & RecordFlag.HAS_OBJECT) !== 0 ? members(d.value()) : '';
       const argc = d.u8();
@@ -366,6 +419,7 @@ export class LogConsumer {
     this.drain();
     this.#closed = true;
     for (const c of this.#cursors) c.mapping.unmap();
+    this.#channel.close();
     this.#close();
   }
 }

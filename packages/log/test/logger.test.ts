@@ -128,10 +128,39 @@ describe('threads', () => {
     expect(() => [tb.producer(), tb.producer(), tb.producer()]).not.toThrow();
   });
 
-  it('EBUSY names the cap when every slot is taken', () => {
+  it('more threads than slots: each extra thread brings a ring online; one consumer merges them all in time order', async () => {
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 64, overwrite: false, clock: 'local' });
+    const { consumer, lines } = collector(tb);
+    const main = createLogger(tb, { name: 'main' }); // takes the only slot
+    main.info('start');
+    const count = 300;
+    await Promise.all(
+      [0, 1, 2].map((index) => {
+        const w = new Worker(join(here, 'fixtures/log-worker.mjs'), { workerData: { handle: tb.handle, index, count } });
+        workers.add(w);
+        return new Promise((resolve, reject) => {
+          w.once('exit', resolve);
+          w.once('error', reject);
+        });
+      }),
+    );
+    main.info('end');
+    // The announcements arrive on this thread's event loop.
+    for (let i = 0; i < 100 && consumer.rings < 4; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(consumer.rings).toBe(4);
+    consumer.drain();
+    const parsed = lines.map((l) => JSON.parse(l) as { name: string; msg: string; worker?: number; seq?: number; time: number });
+    expect(parsed).toHaveLength(2 + 3 * count);
+    expect([parsed[0]!.msg, parsed.at(-1)!.msg]).toEqual(['start', 'end']);
+    for (const index of [0, 1, 2]) expect(parsed.filter((p) => p.worker === index).map((p) => p.seq)).toEqual(Array.from({ length: count }, (_, i) => i));
+    for (let i = 1; i < parsed.length; i++) expect(parsed[i]!.time).toBeGreaterThanOrEqual(parsed[i - 1]!.time);
+  });
+
+  it('grow: false keeps the slots as the cap: EBUSY', () => {
     const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 4 });
     tb.producer(0);
-    expect(() => createLogger(tb)).toThrow(/EBUSY/);
+    expect(() => createLogger(tb, { grow: false })).toThrow(/EBUSY/);
+    expect(() => createLogger(tb, { cpu: 0 })).toThrow(/EBUSY/);
   });
 });
 
