@@ -127,7 +127,10 @@ export class SubbufReader {
         let payload: number;
         if (typeLen === 0) {
           if (this.#cursor + EVENT_ARRAY0_OFFSET + 4 > end) return this.#corrupt(at, 'a long event header runs past the committed data');
-          length = v.getUint32(at + EVENT_ARRAY0_OFFSET, true) + EVENT_HEADER_LENGTH;
+          // Rounded up to 4, as kbuffer reads it (the kernel writes multiples of 4 only); a word
+          // below 4 cannot count itself and stays a length the check below rejects.
+          const word = v.getUint32(at + EVENT_ARRAY0_OFFSET, true);
+          length = (word < 4 ? word : word + ((4 - (word & 3)) & 3)) + EVENT_HEADER_LENGTH;
           payload = EVENT_ARRAY0_OFFSET + 4;
         } else {
           length = EVENT_HEADER_LENGTH + typeLen * 4;

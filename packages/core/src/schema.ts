@@ -349,7 +349,9 @@ export function decodeWith(format: EventFormat, bytes: Uint8Array, at: number, l
   const end = at + length;
   for (const f of format.fields) {
     const p = at + f.offset;
-    if (p + f.size > end) {
+    // A __data_loc is read as its 4-byte word whatever size a (damaged) format declares.
+    const need = f.kind === FieldKind.STRING || f.kind === FieldKind.BYTES ? Math.max(4, f.size) : f.size;
+    if (p + need > end) {
       invalid(`event ${format.system}:${format.name} field ${f.name} runs past the record (${length} bytes)`, 'offset', base + f.offset);
     }
     switch (f.kind) {

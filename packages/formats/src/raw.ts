@@ -92,6 +92,7 @@ export function readRaw(bytes: Uint8Array, options: ReadRawOptions = {}): Captur
     badInput(`subbufSize ${String(subbufSize)} is not a power of two in 4096..1048576`, 0);
   }
   const cpu = options.cpu ?? 0;
+  if (!Number.isInteger(cpu) || cpu < 0 || cpu > 4095) badInput(`cpu ${String(cpu)} is not an integer 0..4095`, 0);
   const cpus = Array.from({ length: cpu + 1 }, (_, i) => ({ bytes: i === cpu ? bytes : new Uint8Array(0), fileOffset: 0 }));
   return { subbufSize, clock: options.clock ?? 'mono', formats: options.formats ?? [], threads: options.threads ?? new Map(), cpus };
 }

@@ -637,10 +637,10 @@ describe('each damage the issue names is EINVAL naming its offset', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Bugs found here, left for the source to fix: `it.fails` until then (flip to `it` when fixed)
+// Bugs found here (fixed in schema.ts: a __data_loc is bounded as its 4-byte word)
 // ---------------------------------------------------------------------------------------------
 
-describe('known decoder bugs', () => {
+describe('decoder bugs found by fuzzing', () => {
   /**
    * `decodeWith` bounds a `__data_loc` field by the size its format declares but always reads
    * the 4-byte word: a format that declares it narrower (a damaged trace.dat's format text, or
@@ -674,14 +674,33 @@ describe('known decoder bugs', () => {
   subbuf[SUBBUF_DATA_OFFSET + 8 + COMMON_TYPE_OFFSET] = 1;
   const payloadAt = SUBBUF_DATA_OFFSET + 8;
 
-  it.fails('raw stream: a __data_loc declared 2 bytes wide in the last 2 bytes of the data is EINVAL (today: RangeError)', () => {
+  it('raw stream: a __data_loc declared 2 bytes wide in the last 2 bytes of the data is EINVAL (was: RangeError)', () => {
     const message = einval(() => decodeCapture(readRaw(subbuf, { formats: [format] }), () => {}));
     expect(message).toMatch(new RegExp(`field msg .*: offset=${payloadAt + 4070}$`));
   });
 
-  it.fails('trace.dat: the same event and format in a file is EINVAL (today: RangeError)', () => {
+  it('trace.dat: the same event and format in a file is EINVAL (was: RangeError)', () => {
     const dat = new Uint8Array(toTraceDat({ subbufSize: SUBBUF_SIZE, clock: 'counter', formats: [format], threads: new Map(), cpus: [{ bytes: subbuf, fileOffset: 0 }] }));
     const dataAt = readTraceDat(dat).cpus[0]!.fileOffset;
     expect(einval(() => decodeDat(dat))).toMatch(new RegExp(`field msg .*: offset=${dataAt + payloadAt + 4070}$`));
+  });
+});
+
+describe('smaller findings of the fuzzing', () => {
+  it('an unaligned long-event length word is rounded up to 4, as kbuffer reads it', () => {
+    // One long event of 100 payload bytes (length word 104), written as 101..103: the same event.
+    for (const word of [101, 102, 103, 104]) {
+      const subbuf = new Uint8Array(SUBBUF_SIZE);
+      setU32(subbuf, SUBBUF_COMMIT_OFFSET, 4 + 104); // the header word and array[0] = payload + 4
+      setU32(subbuf, SUBBUF_DATA_OFFSET, 0);
+      setU32(subbuf, SUBBUF_DATA_OFFSET + 4, word);
+      const lengths: number[] = [];
+      walkCapture(readRaw(subbuf), (r) => lengths.push(r.length));
+      expect(lengths, `length word ${word}`).toEqual([100]);
+    }
+  });
+
+  it('readRaw rejects a cpu that is not an integer 0..4095 (EINVAL)', () => {
+    for (const cpu of [-1, 1.5, 2 ** 32, Number.NaN]) expect(() => readRaw(validRaw, { cpu })).toThrow(/EINVAL: cpu .* is not an integer 0\.\.4095/);
   });
 });
