@@ -94,24 +94,29 @@ describe('the lines', () => {
   });
 });
 
+/** 'start' from `main`, `count` records from each of 3 workers (until they exit), 'end' from `main`. */
+async function logFromWorkers(tb: TraceBuffer, main: ReturnType<typeof createLogger>, count: number): Promise<void> {
+  main.info('start');
+  await Promise.all(
+    [0, 1, 2].map((index) => {
+      const w = new Worker(join(here, 'fixtures/log-worker.mjs'), { workerData: { handle: tb.handle, index, count } });
+      workers.add(w);
+      return new Promise((resolve, reject) => {
+        w.once('exit', resolve);
+        w.once('error', reject);
+      });
+    }),
+  );
+  main.info('end');
+}
+
 describe('threads', () => {
   it('worker threads log into their own rings; one consumer writes one stream in time order', async () => {
     const tb = TraceBuffer.create({ cpus: 4, nrSubbufs: 64, overwrite: false });
     const { consumer, lines } = collector(tb);
     const main = createLogger(tb, { name: 'main' });
-    main.info('start');
     const count = 500;
-    await Promise.all(
-      [0, 1, 2].map((index) => {
-        const w = new Worker(join(here, 'fixtures/log-worker.mjs'), { workerData: { handle: tb.handle, index, count } });
-        workers.add(w);
-        return new Promise((resolve, reject) => {
-          w.once('exit', resolve);
-          w.once('error', reject);
-        });
-      }),
-    );
-    main.info('end');
+    await logFromWorkers(tb, main, count);
     consumer.drain();
     const parsed = lines.map((l) => JSON.parse(l) as { name: string; msg: string; worker?: number; seq?: number; time: number });
     expect(parsed).toHaveLength(2 + 3 * count);
@@ -132,19 +137,8 @@ describe('threads', () => {
     const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 64, overwrite: false, clock: 'local' });
     const { consumer, lines } = collector(tb);
     const main = createLogger(tb, { name: 'main' }); // takes the only slot
-    main.info('start');
     const count = 300;
-    await Promise.all(
-      [0, 1, 2].map((index) => {
-        const w = new Worker(join(here, 'fixtures/log-worker.mjs'), { workerData: { handle: tb.handle, index, count } });
-        workers.add(w);
-        return new Promise((resolve, reject) => {
-          w.once('exit', resolve);
-          w.once('error', reject);
-        });
-      }),
-    );
-    main.info('end');
+    await logFromWorkers(tb, main, count);
     // The announcements arrive on this thread's event loop.
     for (let i = 0; i < 100 && consumer.rings < 4; i++) await new Promise((resolve) => setTimeout(resolve, 5));
     expect(consumer.rings).toBe(4);
