@@ -47,41 +47,86 @@ export interface ConsumerHost {
 }
 
 /**
+ * What GET_READER hands out on one mapping, range by range (what `trace_pipe_raw` readers do):
+ * `next()` calls it and, when it handed out something new, sets `id`, `from` (where the new
+ * events start: 0 in a new reader sub-buffer, the previous `read` when the same one grew) and
+ * `read`.
+ */
+export class ReaderRanges {
+  id: number;
+  from = 0;
+  read: number;
+
+  constructor(readonly mapping: Mapping) {
+    this.id = mapping.readerId;
+    this.read = mapping.readerRead;
+  }
+
+  /** GET_READER; true when it handed out a new range. */
+  next(): boolean {
+    const m = this.mapping;
+    m.ioctl(TRACE_MMAP_IOCTL_GET_READER);
+    const id = m.readerId;
+    const read = m.readerRead;
+    if (id === this.id && read === this.read) return false;
+    this.from = id === this.id && read >= this.read ? this.read : 0;
+    this.id = id;
+    this.read = read;
+    return true;
+  }
+}
+
+/**
  * Per-CPU cursor of a merging consumer: the reader sub-buffer range being walked. `advance()`
  * makes the next event current (in `reader`), asking GET_READER for more when the range is used
  * up; `lost` holds the events lost before the current one (0, a count, or -1).
  */
 export class CpuCursor {
   readonly reader = new SubbufReader();
-  lastId: number;
-  lastRead: number;
+  readonly ranges: ReaderRanges;
   loaded = false;
   has = false;
   lost = 0;
+  /** Added to this cursor's stamps when cursors are compared (rings on another time base). */
+  shiftNs = 0;
 
   constructor(readonly mapping: Mapping) {
-    this.lastId = mapping.readerId;
-    this.lastRead = mapping.readerRead;
+    this.ranges = new ReaderRanges(mapping);
   }
 
   /** Makes the next event current; asks GET_READER for more when the range is used up. */
   advance(): boolean {
     if (this.loaded && this.reader.next()) return (this.has = true);
     const m = this.mapping;
-    for (;;) {
-      m.ioctl(TRACE_MMAP_IOCTL_GET_READER);
-      const id = m.readerId;
-      const read = m.readerRead;
-      if (id === this.lastId && read === this.lastRead) return (this.has = false);
-      const from = id === this.lastId && read >= this.lastRead ? this.lastRead : 0;
-      this.lastId = id;
-      this.lastRead = read;
-      this.reader.load(m.bytes, m.subbufOffset(id), from, read);
+    const ranges = this.ranges;
+    while (ranges.next()) {
+      this.reader.load(m.bytes, m.subbufOffset(ranges.id), ranges.from, ranges.read);
       this.loaded = true;
-      if (from === 0 && this.reader.missedEvents) this.lost = this.reader.lostEvents;
+      if (ranges.from === 0 && this.reader.missedEvents) this.lost = this.reader.lostEvents;
       if (this.reader.next()) return (this.has = true);
     }
+    return (this.has = false);
   }
+}
+
+/**
+ * The merge step of a consumer of several rings: lets every cursor without a current event
+ * advance, and returns the one whose current event is the earliest (stamps plus `shiftNs`), or
+ * undefined when none has one.
+ */
+export function earliest<C extends CpuCursor>(cursors: readonly C[]): C | undefined {
+  let best: C | undefined;
+  let bestTs = 0;
+  for (const c of cursors) {
+    if (!c.has) c.advance();
+    if (!c.has) continue;
+    const ts = c.reader.timestamp + c.shiftNs;
+    if (best === undefined || ts < bestTs) {
+      best = c;
+      bestTs = ts;
+    }
+  }
+  return best;
 }
 
 /** Waits until any of `mappings` has data (or `signal` aborts); the other waits are cancelled. */
@@ -110,11 +155,7 @@ export async function* consumeEvents(host: ConsumerHost, options: ConsumeOptions
   for (let cpu = 0; cpu < host.cpus; cpu++) cursors.push(new CpuCursor(host.mapInternal(cpu)));
   try {
     while (signal?.aborted !== true) {
-      let best: CpuCursor | undefined;
-      for (const c of cursors) {
-        if (!c.has) c.advance();
-        if (c.has && (best === undefined || c.reader.timestamp < best.reader.timestamp)) best = c;
-      }
+      const best = earliest(cursors);
       if (best === undefined) {
         if (options.untilEmpty === true) return;
         await waitAny(
@@ -140,28 +181,39 @@ export async function* consumeEvents(host: ConsumerHost, options: ConsumeOptions
 }
 
 /**
- * Copies what one GET_READER handed out, `[from, read)` of the reader sub-buffer, into a
- * stand-alone sub-buffer in the kernel format (a `trace_pipe_raw` read): from the start, the
- * header and commit flags (and a stored lost count) are kept; from the middle, the page stamp is
- * the timestamp the events before `from` ran up to, so every delta still decodes right.
+ * What one GET_READER handed out, `[from, read)` of reader sub-buffer `id`, as the parts of a
+ * stand-alone sub-buffer in the kernel format (a `trace_pipe_raw` read): fills `header` (16
+ * bytes) and returns the data — a view of the mapping's memory, with the stored lost count when
+ * there is one. From the start of a sub-buffer its header and commit flags are kept; from the
+ * middle, the page stamp is the timestamp the events before `from` ran up to, so every delta still
+ * decodes right (the kernel's `ring_buffer_read_page` does the same for a partly read page).
  */
-export function copySubbuf(m: Mapping, id: number, from: number, read: number, reader = new SubbufReader()): Uint8Array {
+export function rangeParts(m: Mapping, id: number, from: number, read: number, header: Uint8Array, reader = new SubbufReader()): Uint8Array {
   const at = m.subbufOffset(id);
-  const out = new Uint8Array(m.subbufSize);
-  const view = new DataView(out.buffer);
+  const bytes = m.bytes;
+  const view = new DataView(header.buffer, header.byteOffset, SUBBUF_DATA_OFFSET);
   if (from === 0) {
-    const commit = new DataView(m.bytes.buffer, m.bytes.byteOffset + at).getUint32(SUBBUF_COMMIT_OFFSET, true);
+    header.set(bytes.subarray(at, at + SUBBUF_DATA_OFFSET));
+    const commit = view.getUint32(SUBBUF_COMMIT_OFFSET, true);
+    // The count after the data is there only when the commit word says so and the reader got
+    // the whole page.
     const stored = (commit & RB_MISSED_STORED) !== 0 && (commit & COMMIT_LENGTH_MASK) === read ? MISSED_COUNT_LENGTH : 0;
-    out.set(m.bytes.subarray(at, at + SUBBUF_DATA_OFFSET + read + stored));
-    view.setUint32(SUBBUF_COMMIT_OFFSET, commit === (commit & COMMIT_LENGTH_MASK) ? read : (commit & ~COMMIT_LENGTH_MASK) | read, true);
-    return out;
+    view.setUint32(SUBBUF_COMMIT_OFFSET, (commit & ~COMMIT_LENGTH_MASK) | read, true);
+    return bytes.subarray(at + SUBBUF_DATA_OFFSET, at + SUBBUF_DATA_OFFSET + read + stored);
   }
-  reader.load(m.bytes, at, from, read);
+  reader.load(bytes, at, from, read);
   const ts = reader.timestamp;
   view.setUint32(SUBBUF_TIME_STAMP_OFFSET, ts % 4294967296, true);
   view.setUint32(SUBBUF_TIME_STAMP_OFFSET + 4, Math.floor(ts / 4294967296), true);
   view.setUint32(SUBBUF_COMMIT_OFFSET, read - from, true);
-  out.set(m.bytes.subarray(at + SUBBUF_DATA_OFFSET + from, at + SUBBUF_DATA_OFFSET + read), SUBBUF_DATA_OFFSET);
+  view.setUint32(SUBBUF_COMMIT_OFFSET + 4, 0, true);
+  return bytes.subarray(at + SUBBUF_DATA_OFFSET + from, at + SUBBUF_DATA_OFFSET + read);
+}
+
+/** {@link rangeParts} as one zero-padded copy of `subbufSize` bytes. */
+export function copySubbuf(m: Mapping, id: number, from: number, read: number, reader = new SubbufReader()): Uint8Array {
+  const out = new Uint8Array(m.subbufSize);
+  out.set(rangeParts(m, id, from, read, out.subarray(0, SUBBUF_DATA_OFFSET), reader), SUBBUF_DATA_OFFSET);
   return out;
 }
 
@@ -174,8 +226,7 @@ export function rawStream(host: ConsumerHost, cpu: number, options: ConsumeOptio
   if (!Number.isInteger(cpu) || cpu < 0 || cpu >= host.cpus) invalid(`cpu must be an integer 0..${host.cpus - 1}`, 'cpu', cpu);
   const m = host.mapInternal(cpu);
   const reader = new SubbufReader();
-  let lastId = m.readerId;
-  let lastRead = m.readerRead;
+  const ranges = new ReaderRanges(m);
   let pumping = false;
   // Ends a pending wait when the stream is destroyed (with or without the caller's signal): a
   // pending wait keeps the process alive.
@@ -189,14 +240,8 @@ export function rawStream(host: ConsumerHost, cpu: number, options: ConsumeOptio
       void (async () => {
         try {
           for (;;) {
-            m.ioctl(TRACE_MMAP_IOCTL_GET_READER);
-            const id = m.readerId;
-            const read = m.readerRead;
-            if (id !== lastId || read !== lastRead) {
-              const from = id === lastId && read >= lastRead ? lastRead : 0;
-              lastId = id;
-              lastRead = read;
-              if (!stream.push(copySubbuf(m, id, from, read, reader))) return;
+            if (ranges.next()) {
+              if (!stream.push(copySubbuf(m, ranges.id, ranges.from, ranges.read, reader))) return;
               continue;
             }
             if (options.untilEmpty === true) {

@@ -502,7 +502,6 @@ export class Producer {
     return true;
   }
 
-
   /**
    * Writes `count` events of `recordLength` bytes each, taken one after another from `records`
    * (the first `count × recordLength` bytes; by default as many whole records as it holds), and

@@ -84,7 +84,7 @@ export class StringTable {
     return s;
   }
 
-  /** Every entry published so far: ID → string (trace.dat's printk formats). */
+  /** Every entry published so far: ID → string, in the order they were appended. */
   entries(): Map<number, string> {
     const out = new Map<number, string>();
     const end = STRING_TABLE_ENTRIES_OFFSET + Math.min(Atomics.load(this.#i32, STRING_TABLE_USED_INDEX), this.sab.byteLength - STRING_TABLE_ENTRIES_OFFSET);

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import { isMainThread } from 'node:worker_threads';
 import { ClockKind, ClockName, type ClockNameValue, clockKindOf, counterPeek, hrNowNs, localClockPage, monoNow, monoOffsetNs } from './clock.js';
-import { type ConsumeOptions, type TraceEvent, consumeEvents, rawStream } from './consumer.js';
+import { type ConsumeOptions, ReaderRanges, type TraceEvent, consumeEvents, rawStream } from './consumer.js';
 import { read64 } from './counters.js';
 import { CpuBuffer, cpuDataLength, relax } from './cpu-buffer.js';
 import { SubbufReader } from './decoder.js';
@@ -35,7 +35,6 @@ import {
   SNAPSHOT_ARMED_INDEX,
   SPARE_READY_INDEX,
   SUBBUF_DATA_OFFSET,
-  TRACE_MMAP_IOCTL_GET_READER,
   anchorIndex,
   cpuControlLength,
   globalControlLength,
@@ -677,22 +676,14 @@ export class TraceBuffer implements MappingHost {
         // Everything committed before this call, and no more: with a producer writing faster
         // than the sink takes events, "until empty" would never come.
         const committed = this.#withReader(slot.cpu, (cb) => cb.writerSnapshot().entries);
-        let lastId = m.readerId;
-        let lastRead = m.readerRead;
-        for (let done = false; !done; ) {
-          m.ioctl(TRACE_MMAP_IOCTL_GET_READER);
-          const id = m.readerId;
-          const read = m.readerRead;
-          if (id === lastId && read === lastRead) break;
-          const from = id === lastId && read >= lastRead ? lastRead : 0;
-          r.load(m.bytes, m.subbufOffset(id), from, read);
-          if (from === 0 && r.missedEvents) target.lost?.(slot.cpu, r.lostEvents);
+        const ranges = new ReaderRanges(m);
+        for (let done = false; !done && ranges.next(); ) {
+          r.load(m.bytes, m.subbufOffset(ranges.id), ranges.from, ranges.read);
+          if (ranges.from === 0 && r.missedEvents) target.lost?.(slot.cpu, r.lostEvents);
           while (r.next()) {
             target.event(slot.cpu, r.timestamp, m.bytes.subarray(r.payloadOffset, r.payloadOffset + r.payloadLength));
             count++;
           }
-          lastId = id;
-          lastRead = read;
           const meta = m.meta;
           done = meta.read + meta.overrun >= committed;
         }

@@ -11,15 +11,16 @@ import {
   type EventFormat,
   LOST_EVENTS_UNKNOWN,
   type Mapping,
+  ReaderRanges,
   SubbufReader,
-  TRACE_MMAP_IOCTL_GET_READER,
   type TraceBuffer,
   TraceBufferError,
   decodeWith,
   layout,
+  rangeParts,
 } from '@tracebuf/core';
 
-const { COMMIT_LENGTH_MASK, MISSED_COUNT_LENGTH, RB_MISSED_STORED, SUBBUF_COMMIT_OFFSET, SUBBUF_DATA_OFFSET, SUBBUF_TIME_STAMP_OFFSET, COMMON_TYPE_OFFSET, FTRACE_COMMON_LENGTH } = layout;
+const { SUBBUF_DATA_OFFSET, COMMON_TYPE_OFFSET, FTRACE_COMMON_LENGTH } = layout;
 
 /** One CPU's data in a capture: whole sub-buffers, back to back. */
 export interface CpuData {
@@ -60,51 +61,19 @@ export type PageSink = (header: Uint8Array, data: Uint8Array, padding: Uint8Arra
 
 /**
  * Takes every sub-buffer the reader can get from `m` now (GET_READER until it hands out nothing
- * new) and passes each to `sink` as a `trace_pipe_raw` sub-buffer. Returns how many.
- *
- * A range that starts a sub-buffer keeps its header's time stamp and missed-events flags (and a
- * stored lost count); a range that continues one the reader took before gets the time stamp the
- * events before it ran up to, so its deltas decode right — what the kernel's
- * `ring_buffer_read_page` does for a partly read page.
+ * new) and passes each to `sink` as a `trace_pipe_raw` sub-buffer (core's `rangeParts`: the
+ * header scratch, a view of the data, zeros). Returns how many.
  */
 export function drainMapping(m: Mapping, sink: PageSink, reader = new SubbufReader()): number {
   const header = new Uint8Array(SUBBUF_DATA_OFFSET);
-  const headerView = new DataView(header.buffer);
-  const subbufSize = m.subbufSize;
-  let lastId = m.readerId;
-  let lastRead = m.readerRead;
+  const ranges = new ReaderRanges(m);
   let pages = 0;
-  for (;;) {
-    m.ioctl(TRACE_MMAP_IOCTL_GET_READER);
-    const id = m.readerId;
-    const read = m.readerRead;
-    if (id === lastId && read === lastRead) return pages;
-    const from = id === lastId && read >= lastRead ? lastRead : 0;
-    lastId = id;
-    lastRead = read;
-    const at = m.subbufOffset(id);
-    const bytes = m.bytes;
-    const page = new DataView(bytes.buffer, bytes.byteOffset + at, SUBBUF_DATA_OFFSET);
-    let stored = 0;
-    if (from === 0) {
-      header.set(bytes.subarray(at, at + SUBBUF_DATA_OFFSET));
-      const commit = page.getUint32(SUBBUF_COMMIT_OFFSET, true);
-      // The count after the data is there only when the commit word says so and the reader got
-      // the whole page (as copySubbuf decides).
-      if ((commit & RB_MISSED_STORED) !== 0 && (commit & COMMIT_LENGTH_MASK) === read) stored = MISSED_COUNT_LENGTH;
-      headerView.setUint32(SUBBUF_COMMIT_OFFSET, (commit & ~COMMIT_LENGTH_MASK) | read, true);
-    } else {
-      reader.load(bytes, at, from, read);
-      const ts = reader.timestamp;
-      headerView.setUint32(SUBBUF_TIME_STAMP_OFFSET, ts % 4294967296, true);
-      headerView.setUint32(SUBBUF_TIME_STAMP_OFFSET + 4, Math.floor(ts / 4294967296), true);
-      headerView.setUint32(SUBBUF_COMMIT_OFFSET, read - from, true);
-      headerView.setUint32(SUBBUF_COMMIT_OFFSET + 4, 0, true);
-    }
-    const data = bytes.subarray(at + SUBBUF_DATA_OFFSET + from, at + SUBBUF_DATA_OFFSET + read + stored);
-    sink(header, data, ZEROS.subarray(0, subbufSize - SUBBUF_DATA_OFFSET - data.length));
+  while (ranges.next()) {
+    const data = rangeParts(m, ranges.id, ranges.from, ranges.read, header, reader);
+    sink(header, data, ZEROS.subarray(0, m.subbufSize - SUBBUF_DATA_OFFSET - data.length));
     pages++;
   }
+  return pages;
 }
 
 /** The clock name a buffer's capture carries. */

@@ -10,7 +10,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { BroadcastChannel } from 'node:worker_threads';
-import { CpuCursor, LOST_EVENTS_UNKNOWN, type Mapping, TraceBuffer, TraceBufferError, defineEvent, layout } from '@tracebuf/core';
+import { CpuCursor, LOST_EVENTS_UNKNOWN, earliest, type Mapping, TraceBuffer, TraceBufferError, defineEvent, layout } from '@tracebuf/core';
 import { type OverflowAnnouncement, overflowChannelName } from './overflow.js';
 import { type CompiledFormat, FastRenderer, LineBuffer, compileFormat } from './line.js';
 import { type Decoded, Decoder, LogEvent, MSG_NONE, RecordFlag } from './record.js';
@@ -145,6 +145,7 @@ class RingCursor extends CpuCursor {
     readonly ring: Ring,
   ) {
     super(mapping);
+    this.shiftNs = ring.shiftNs;
   }
 }
 
@@ -270,21 +271,11 @@ export class LogConsumer {
   drain(): number {
     if (this.#closed) throw new TraceBufferError('ENODEV', 'the log consumer is closed: drain=after close');
     const before = this.#lines;
-    const cursors = this.#cursors;
     for (;;) {
-      let best: RingCursor | undefined;
-      let bestTs = 0;
-      for (const c of cursors) {
-        if (!c.has) c.advance();
-        if (!c.has) continue;
-        const ts = c.reader.timestamp + c.ring.shiftNs;
-        if (best === undefined || ts < bestTs) {
-          best = c;
-          bestTs = ts;
-        }
-      }
+      const best = earliest(this.#cursors);
       if (best === undefined) break;
       const r = best.reader;
+      const bestTs = r.timestamp + best.shiftNs;
       if (best.lost !== 0) this.#lostLine(best.mapping.cpu, best.lost, bestTs);
       best.lost = 0;
       best.has = false;

@@ -100,6 +100,13 @@ function attributesOf(line: Record<string, unknown>): Attributes {
   return out;
 }
 
+/** The instrument named `name` in `map`, made by `create` the first time. */
+function instrument<T>(map: Map<string, T>, name: string, create: () => T): T {
+  let i = map.get(name);
+  if (i === undefined) map.set(name, (i = create()));
+  return i;
+}
+
 /** Forwards logs, metrics and spans to an OpenTelemetry collector. */
 export class OtlpForwarder {
   readonly #logs = new Counted();
@@ -179,24 +186,15 @@ export class OtlpForwarder {
     return (r) => {
       const attributes = { 'thread.id': r.pid };
       switch (r.kind) {
-        case MetricKind.COUNTER: {
-          let c = this.#counters.get(r.name);
-          if (c === undefined) this.#counters.set(r.name, (c = this.#meter.createCounter(r.name)));
-          c.add(r.value, attributes);
+        case MetricKind.COUNTER:
+          instrument(this.#counters, r.name, () => this.#meter.createCounter(r.name)).add(r.value, attributes);
           return;
-        }
-        case MetricKind.GAUGE: {
-          let g = this.#gauges.get(r.name);
-          if (g === undefined) this.#gauges.set(r.name, (g = this.#meter.createGauge(r.name)));
-          g.record(r.value, attributes);
+        case MetricKind.GAUGE:
+          instrument(this.#gauges, r.name, () => this.#meter.createGauge(r.name)).record(r.value, attributes);
           return;
-        }
-        case MetricKind.HISTOGRAM: {
-          let h = this.#histograms.get(r.name);
-          if (h === undefined) this.#histograms.set(r.name, (h = this.#meter.createHistogram(r.name)));
-          h.record(r.value, attributes);
+        case MetricKind.HISTOGRAM:
+          instrument(this.#histograms, r.name, () => this.#meter.createHistogram(r.name)).record(r.value, attributes);
           return;
-        }
         case MetricKind.SPAN_BEGIN: {
           const stack = open.get(r.pid) ?? [];
           stack.push({ name: r.name, startMs: toMs(r.timestamp) });

@@ -6,8 +6,11 @@
  *
  * @packageDocumentation
  */
-import { CpuCursor, type TraceBuffer, layout } from '@tracebuf/core';
+import { CpuCursor, type TraceBuffer, earliest, layout } from '@tracebuf/core';
 import { MetricEvent, MetricKind } from './metrics.js';
+
+/** Offsets of the metric record's fields in its payload. */
+const [KIND_OFFSET, NAME_OFFSET, VALUE_OFFSET] = MetricEvent.fields.map((f) => f.offset) as [number, number, number];
 
 /** Sub-buckets per power of two: a bucket is at most 1/16 (6.25 %) of its values wide. */
 const SUB_BITS = 4;
@@ -194,6 +197,9 @@ export class TelemetryAggregator {
   readonly #marks: TraceMark[] = [];
   #total = new Window();
   #window = new Window();
+  /** The view records are read through (one per ring memory). */
+  #view: DataView = new DataView(new ArrayBuffer(0));
+  #viewOf: Uint8Array | undefined;
   #skipped = 0;
 
   constructor(tb: TraceBuffer, options: AggregatorOptions = {}) {
@@ -245,13 +251,8 @@ export class TelemetryAggregator {
   /** Aggregates every record committed now (merged in time order). Returns how many. */
   drain(): number {
     let n = 0;
-    const [kindField, nameField, valueField] = MetricEvent.fields;
     for (;;) {
-      let best: CpuCursor | undefined;
-      for (const c of this.#cursors) {
-        if (!c.has) c.advance();
-        if (c.has && (best === undefined || c.reader.timestamp < best.reader.timestamp)) best = c;
-      }
+      const best = earliest(this.#cursors);
       if (best === undefined) return n;
       const r = best.reader;
       if (best.lost > 0) {
@@ -260,21 +261,26 @@ export class TelemetryAggregator {
       }
       best.lost = 0;
       best.has = false;
-      const view = new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
+      if (r.bytes !== this.#viewOf) {
+        this.#viewOf = r.bytes;
+        this.#view = new DataView(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength);
+      }
+      const view = this.#view;
       const at = r.payloadOffset;
       if (r.payloadLength < MetricEvent.fixedLength || view.getUint16(at + layout.COMMON_TYPE_OFFSET, true) !== this.#metricId) {
         this.#skipped++;
         continue;
       }
-      const kind = r.bytes[at + kindField!.offset]!;
-      const name = this.#name(view.getUint32(at + nameField!.offset, true));
-      const value = view.getInt32(at + valueField!.offset + 4, true) * 4294967296 + view.getUint32(at + valueField!.offset, true);
+      const kind = r.bytes[at + KIND_OFFSET]!;
+      const name = this.#name(view.getUint32(at + NAME_OFFSET, true));
+      const value = view.getInt32(at + VALUE_OFFSET + 4, true) * 4294967296 + view.getUint32(at + VALUE_OFFSET, true);
       const pid = view.getInt32(at + layout.COMMON_PID_OFFSET, true);
       n++;
       this.#onRecord?.({ kind, name, value, timestamp: r.timestamp, pid });
       switch (kind) {
         case MetricKind.COUNTER:
-          for (const w of [this.#total, this.#window]) w.counters.set(name, (w.counters.get(name) ?? 0) + value);
+          this.#total.counters.set(name, (this.#total.counters.get(name) ?? 0) + value);
+          this.#window.counters.set(name, (this.#window.counters.get(name) ?? 0) + value);
           if (this.#keepSpans) this.#marks.push({ ph: 'C', name, ts: r.timestamp, tid: pid, value: this.#total.counters.get(name)! });
           break;
         case MetricKind.GAUGE:
@@ -282,10 +288,10 @@ export class TelemetryAggregator {
           if (this.#keepSpans) this.#marks.push({ ph: 'C', name, ts: r.timestamp, tid: pid, value });
           break;
         case MetricKind.HISTOGRAM:
-          for (const w of [this.#total, this.#window]) {
-            this.#histogram(w.histograms, name).add(value);
-            this.#byThread(w, name, pid).add(value);
-          }
+          this.#histogram(this.#total.histograms, name).add(value);
+          this.#byThread(this.#total, name, pid).add(value);
+          this.#histogram(this.#window.histograms, name).add(value);
+          this.#byThread(this.#window, name, pid).add(value);
           break;
         case MetricKind.SPAN_BEGIN:
         case MetricKind.SPAN_END:
