@@ -86,7 +86,7 @@ export async function runRecord(argv: readonly string[], print: (line: string) =
   const events = (): { events: number; lost: number } => {
     let n = 0;
     let lost = 0;
-    for (let cpu = 0; cpu < tb.config.cpus; cpu++) {
+    for (let cpu = 0; cpu < tb.cpus; cpu++) {
       const s = tb.stats(cpu);
       n += s.entries + s.readEvents;
       lost += s.overrun + s.droppedEvents;
@@ -130,6 +130,6 @@ export async function runRecord(argv: readonly string[], print: (line: string) =
   const e = events();
   const done = recorder.finish(output);
   const result: RecordResult = { output, subbufs: done.subbufs, bytes: done.bytes, events: e.events, lost: e.lost, scriptExitCode };
-  print(`wrote ${output}: ${e.events} events on ${tb.config.cpus} cpus, ${done.subbufs} sub-buffers (${done.bytes} bytes), ${e.lost} lost`);
+  print(`wrote ${output}: ${e.events} events on ${tb.cpus} cpus, ${done.subbufs} sub-buffers (${done.bytes} bytes), ${e.lost} lost`);
   return result;
 }

@@ -87,8 +87,6 @@ export class CpuCursor {
   loaded = false;
   has = false;
   lost = 0;
-  /** Added to this cursor's stamps when cursors are compared (rings on another time base). */
-  shiftNs = 0;
 
   constructor(readonly mapping: Mapping) {
     this.ranges = new ReaderRanges(mapping);
@@ -111,7 +109,7 @@ export class CpuCursor {
 
 /**
  * The merge step of a consumer of several rings: lets every cursor without a current event
- * advance, and returns the one whose current event is the earliest (stamps plus `shiftNs`), or
+ * advance, and returns the one whose current event is the earliest, or
  * undefined when none has one.
  */
 export function earliest<C extends CpuCursor>(cursors: readonly C[]): C | undefined {
@@ -120,13 +118,24 @@ export function earliest<C extends CpuCursor>(cursors: readonly C[]): C | undefi
   for (const c of cursors) {
     if (!c.has) c.advance();
     if (!c.has) continue;
-    const ts = c.reader.timestamp + c.shiftNs;
+    const ts = c.reader.timestamp;
     if (best === undefined || ts < bestTs) {
       best = c;
       bestTs = ts;
     }
   }
   return best;
+}
+
+/**
+ * Opens a cursor (with `open`) for each slot that came online since `cursors` was last filled:
+ * slots come online at run time (`TraceBuffer.producer()` when every slot is claimed), and a
+ * consumer that calls this once per pass reads them from their first event. Bringing a slot
+ * online wakes every waiter of the buffer, so a consumer blocked on the other slots looks again.
+ */
+export function followSlots<T>(host: ConsumerHost, cursors: T[], open: (m: Mapping) => T): T[] {
+  for (let cpu = cursors.length, n = host.cpus; cpu < n; cpu++) cursors.push(open(host.mapInternal(cpu)));
+  return cursors;
 }
 
 /** Waits until any of `mappings` has data (or `signal` aborts); the other waits are cancelled. */
@@ -152,9 +161,9 @@ async function waitAny(mappings: readonly Mapping[], signal: AbortSignal | undef
 export async function* consumeEvents(host: ConsumerHost, options: ConsumeOptions = {}): AsyncGenerator<TraceEvent, void, undefined> {
   const { signal } = options;
   const cursors: CpuCursor[] = [];
-  for (let cpu = 0; cpu < host.cpus; cpu++) cursors.push(new CpuCursor(host.mapInternal(cpu)));
   try {
     while (signal?.aborted !== true) {
+      followSlots(host, cursors, (m) => new CpuCursor(m));
       const best = earliest(cursors);
       if (best === undefined) {
         if (options.untilEmpty === true) return;

@@ -206,7 +206,8 @@ export class CpuBuffer {
    * new `CpuBuffer` objects; this one keeps fixed-length views of the old geometry.
    */
   constructor(cpu: number, data: SharedArrayBuffer, control: SharedArrayBuffer) {
-    const ctl = new Int32Array(control);
+    const ctl = new Int32Array(control, 0, control.byteLength >> 2);
+    if (ctl.length === 0) throw new TraceBufferError(ErrorCode.EINVAL, `not an initialised tracebuf bank: cpu=${cpu}`);
     const subbufSize = Atomics.load(ctl, SUBBUF_SIZE_INDEX);
     const nrSubbufs = Atomics.load(ctl, NR_SUBBUFS_INDEX);
     const capacity = Atomics.load(ctl, CAPACITY_INDEX);
@@ -245,6 +246,25 @@ export class CpuBuffer {
     new Int32Array(control)[CAPACITY_INDEX] = capacity;
     if (g !== undefined) CpuBuffer.initialize(data, control, g);
     return { data, control };
+  }
+
+  /**
+   * Reserves a bank for a cpu slot that is not online yet (a possible CPU): both
+   * SharedArrayBuffers are growable and hold 0 bytes, so the slot costs address space only until
+   * {@link commitControl} and {@link initialize} give it memory.
+   */
+  static reserveBank(capacity: number, maxBytes: number): { data: SharedArrayBuffer; control: SharedArrayBuffer } {
+    return {
+      data: new SharedArrayBuffer(0, { maxByteLength: maxBytes }),
+      control: new SharedArrayBuffer(0, { maxByteLength: cpuControlLength(capacity) }),
+    };
+  }
+
+  /** Gives a reserved bank's control block its memory (once; a no-op for an allocated one). */
+  static commitControl(control: SharedArrayBuffer, capacity: number): void {
+    if (control.byteLength !== 0) return;
+    control.grow(control.maxByteLength);
+    new Int32Array(control)[CAPACITY_INDEX] = capacity;
   }
 
   /**

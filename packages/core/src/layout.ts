@@ -498,7 +498,8 @@ export const GlobalControlLayout = defineLayout(
     w32('next_token', 'last producer claim token handed out'),
     w32('magic', 'constant that marks a tracebuf control block'),
     w32('snapshot_armed', 'snapshot users armed (map() is EBUSY while non-zero)'),
-    w32('admin_lock', 'serialises buffer-wide changes: snapshot, resize, sub-buffer size, map bookkeeping'),
+    w32('admin_lock', 'serialises buffer-wide changes: snapshot, resize, sub-buffer size, map bookkeeping, slots coming online'),
+    w32('online', 'cpu slots online (0..online−1 have memory); the next comes online when every one is claimed'),
     line('end'),
   ],
   CACHE_LINE_LENGTH,
@@ -518,6 +519,8 @@ export const MAGIC_INDEX = GlobalControlLayout.offsetOf('magic') / 4;
 export const SNAPSHOT_ARMED_INDEX = GlobalControlLayout.offsetOf('snapshot_armed') / 4;
 /** Int32 index of the buffer-wide admin lock. */
 export const ADMIN_LOCK_INDEX = GlobalControlLayout.offsetOf('admin_lock') / 4;
+/** Int32 index of the count of cpu slots online. */
+export const ONLINE_INDEX = GlobalControlLayout.offsetOf('online') / 4;
 /** Value of the magic word ("TBUF"). */
 export const CONTROL_MAGIC = 0x46554254;
 /** Length of the buffer-wide control block. */

@@ -32,6 +32,7 @@ import {
   READER_PAGE_INDEX,
   READ_BYTES_INDEX,
   READ_INDEX,
+  ONLINE_INDEX,
   SNAPSHOT_ARMED_INDEX,
   SPARE_READY_INDEX,
   SUBBUF_DATA_OFFSET,
@@ -67,8 +68,16 @@ export interface DrainOptions {
 
 /** Options of {@link TraceBuffer.create}. */
 export interface TraceBufferOptions {
-  /** Number of rings (cpu slots). Default `os.availableParallelism()`. */
+  /** Number of rings (cpu slots) online from the start. Default `os.availableParallelism()`. */
   cpus?: number;
+  /**
+   * Most cpu slots the buffer may have (the kernel's possible CPUs), `cpus`..4096. When every
+   * online slot is claimed, `producer()` brings the next slot online with memory of its own (the
+   * geometry of the others), as the kernel allocates a CPU buffer when a CPU comes online; slots
+   * not online cost address space only. Default `max(cpus, 128)`; `maxCpus: cpus` caps the
+   * buffer at its first slots (`producer()` is then `EBUSY` when all are claimed).
+   */
+  maxCpus?: number;
   /** Bytes per sub-buffer including the 16-byte header: a power of two, 4096..1048576. Default 4096. */
   subbufSize?: number;
   /** Sub-buffers per CPU including the reader one, at least 3. Default 256. */
@@ -105,7 +114,10 @@ export interface TraceBufferOptions {
 
 /** The resolved configuration of a buffer, as created (see `geometry(cpu)` for the current one). */
 export interface TraceBufferConfig {
+  /** Slots online at creation (`tb.cpus` is the number online now). */
   readonly cpus: number;
+  /** Most slots that can come online (absent in handles made before it existed: `cpus`). */
+  readonly maxCpus?: number;
   readonly subbufSize: number;
   readonly nrSubbufs: number;
   readonly overwrite: boolean;
@@ -131,7 +143,10 @@ export interface TraceBufferHandle {
   readonly global: SharedArrayBuffer;
   /** The `local` clock's page (`clock: 'local'` only). */
   readonly clock?: SharedArrayBuffer;
-  /** Per cpu slot: its banks (the live one and the snapshot spare; a snapshot has one). */
+  /**
+   * Per possible cpu slot (`maxCpus` of them): its banks (the live one and the snapshot spare; a
+   * snapshot has one). Slots not online yet have banks of 0 bytes, grown when they come online.
+   */
   readonly cpus: readonly { readonly banks: readonly BankHandle[] }[];
   /** Set on a snapshot: the bank generations it was taken at (it is stale once they change). */
   readonly snapshotOf?: readonly number[];
@@ -186,10 +201,12 @@ const DEFAULTS = {
   readerPaceNs: 0,
 } as const;
 
-const OPTION_NAMES = new Set(['cpus', 'subbufSize', 'nrSubbufs', 'overwrite', 'clock', 'bufferPercent', 'maxBytesPerCpu', 'readerPaceNs']);
+const OPTION_NAMES = new Set(['cpus', 'maxCpus', 'subbufSize', 'nrSubbufs', 'overwrite', 'clock', 'bufferPercent', 'maxBytesPerCpu', 'readerPaceNs']);
 const MIN_MAX_BYTES = 8 << 20;
 const MAX_MAX_BYTES = 2 ** 31;
 const MAX_CPUS = 4096;
+/** Possible cpu slots by default: room for a worker pool several times the core count. */
+const DEFAULT_MAX_CPUS = 128;
 
 /** Validates options and fills in defaults; throws `EINVAL` naming the first bad value. */
 export function resolveOptions(options: TraceBufferOptions | undefined): TraceBufferConfig {
@@ -200,6 +217,8 @@ export function resolveOptions(options: TraceBufferOptions | undefined): TraceBu
   }
   const cpus = options.cpus ?? availableParallelism();
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_CPUS) invalid(`cpus must be an integer 1..${MAX_CPUS}`, 'cpus', cpus);
+  const maxCpus = options.maxCpus ?? Math.max(cpus, DEFAULT_MAX_CPUS);
+  if (!Number.isInteger(maxCpus) || maxCpus < cpus || maxCpus > MAX_CPUS) invalid(`maxCpus must be an integer ${cpus}..${MAX_CPUS} (at least cpus)`, 'maxCpus', maxCpus);
   const subbufSize = options.subbufSize ?? DEFAULTS.subbufSize;
   if (
     !Number.isInteger(subbufSize) ||
@@ -232,7 +251,7 @@ export function resolveOptions(options: TraceBufferOptions | undefined): TraceBu
   if (!Number.isInteger(readerPaceNs) || readerPaceNs < 0 || readerPaceNs > 100_000) {
     invalid('readerPaceNs must be an integer 0..100000', 'readerPaceNs', readerPaceNs);
   }
-  return { cpus, subbufSize, nrSubbufs, overwrite, clock, bufferPercent, maxBytesPerCpu, readerPaceNs };
+  return { cpus, maxCpus, subbufSize, nrSubbufs, overwrite, clock, bufferPercent, maxBytesPerCpu, readerPaceNs };
 }
 
 /**
@@ -276,12 +295,15 @@ function checkHandle(handle: unknown): TraceBufferHandle {
   } catch (err) {
     throw new TraceBufferError(ErrorCode.EINVAL, `handle has a bad config: ${(err as Error).message}`);
   }
-  if (!isSab(h.global) || h.global.byteLength !== globalControlLength(config.cpus) || new Int32Array(h.global)[MAGIC_INDEX] !== CONTROL_MAGIC) {
+  const possible = config.maxCpus ?? config.cpus;
+  if (!isSab(h.global) || h.global.byteLength !== globalControlLength(possible) || new Int32Array(h.global)[MAGIC_INDEX] !== CONTROL_MAGIC) {
     invalid('handle has no tracebuf control block', 'handle.global', h.global);
   }
+  const online = new Int32Array(h.global)[ONLINE_INDEX]!;
+  if (online < 1 || online > possible) invalid(`handle has a bad count of slots online (1..${possible})`, 'online', online);
   if (h.strings !== undefined && !isSab(h.strings)) invalid('handle has a bad string table', 'handle.strings', h.strings);
   if (h.events !== undefined && !isSab(h.events)) invalid('handle has a bad event registry', 'handle.events', h.events);
-  if (!Array.isArray(h.cpus) || h.cpus.length !== config.cpus) invalid('handle cpus do not match its config', 'handle.cpus', h.cpus);
+  if (!Array.isArray(h.cpus) || h.cpus.length !== possible) invalid('handle cpus do not match its config', 'handle.cpus', h.cpus);
   if (config.clock === ClockName.LOCAL && !(isSab(h.clock) && h.clock.byteLength === CLOCK_PAGE_LENGTH)) {
     invalid("handle of a 'local' clock buffer has no clock page", 'handle.clock', h.clock);
   }
@@ -291,7 +313,10 @@ function checkHandle(handle: unknown): TraceBufferHandle {
     const ok =
       Array.isArray(banks) &&
       banks.length === (h.snapshotOf === undefined ? 2 : 1) &&
-      banks.every((b: Partial<BankHandle> | null) => b !== null && isSab(b.data) && b.data.growable && isSab(b.control) && b.control.byteLength === controlLength);
+      banks.every(
+        (b: Partial<BankHandle> | null) =>
+          b !== null && isSab(b.data) && b.data.growable && isSab(b.control) && (b.control.growable ? b.control.maxByteLength : b.control.byteLength) === controlLength,
+      );
     if (!ok) invalid('handle has a bad cpu buffer', `handle.cpus[${i}]`, c);
   }
   return h as TraceBufferHandle;
@@ -338,7 +363,8 @@ export class TraceBuffer implements MappingHost {
    */
   readonly strings: StringTable;
 
-  readonly #slots: readonly Slot[];
+  /** Per possible slot, built in this thread when first used (`undefined` until then). */
+  readonly #slots: (Slot | undefined)[];
   readonly #global: Int32Array;
   readonly #ctx: ProducerContext;
   readonly #monoOffsetNs: number;
@@ -351,16 +377,8 @@ export class TraceBuffer implements MappingHost {
     this.events = new EventRegistry(handle.events ?? EventRegistry.allocate());
     this.strings = new StringTable(handle.strings ?? StringTable.allocate());
     this.#global = new Int32Array(handle.global);
-    this.#slots = handle.cpus.map((c, cpu) => {
-      const anchor = anchorIndex(cpu);
-      if (this.isSnapshot) {
-        const bank = c.banks[0]!;
-        return { cpu, banks: c.banks, anchor, cb: new CpuBuffer(cpu, bank.data, bank.control), gen: 0 };
-      }
-      const slot = { cpu, banks: c.banks, anchor, cb: undefined as unknown as CpuBuffer, gen: -1 };
-      this.#rebuild(slot);
-      return slot;
-    });
+    this.#slots = handle.cpus.map(() => undefined);
+    for (let cpu = 0; cpu < this.cpus; cpu++) this.#slot(cpu);
     const created = new Float64Array(handle.global)[CREATED_HR_F64_INDEX]!;
     this.#monoOffsetNs = monoOffsetNs(created);
     this.#ctx = {
@@ -383,13 +401,19 @@ export class TraceBuffer implements MappingHost {
   /** Creates a buffer. Throws `EINVAL` naming the first bad option; allocates nothing then. */
   static create(options?: TraceBufferOptions): TraceBuffer {
     const config = resolveOptions(options);
-    const global = new SharedArrayBuffer(globalControlLength(config.cpus));
+    const possible = config.maxCpus ?? config.cpus;
+    const global = new SharedArrayBuffer(globalControlLength(possible));
     const g = new Int32Array(global);
     g[MAGIC_INDEX] = CONTROL_MAGIC;
+    g[ONLINE_INDEX] = config.cpus;
     new Float64Array(global)[CREATED_HR_F64_INDEX] = hrNowNs();
     const capacity = bankCapacity(config);
-    const cpus = Array.from({ length: config.cpus }, () => ({
-      banks: [CpuBuffer.allocateBank(capacity, config.maxBytesPerCpu, config), CpuBuffer.allocateBank(capacity, config.maxBytesPerCpu)],
+    const max = config.maxBytesPerCpu;
+    const cpus = Array.from({ length: possible }, (_, cpu) => ({
+      banks:
+        cpu < config.cpus
+          ? [CpuBuffer.allocateBank(capacity, max, config), CpuBuffer.allocateBank(capacity, max)]
+          : [CpuBuffer.reserveBank(capacity, max), CpuBuffer.reserveBank(capacity, max)],
     }));
     const clock = config.clock === ClockName.LOCAL ? localClockPage() : undefined;
     const events = EventRegistry.allocate();
@@ -402,9 +426,70 @@ export class TraceBuffer implements MappingHost {
     return new TraceBuffer(checkHandle(handle));
   }
 
-  /** Number of cpu slots. */
+  /**
+   * Number of cpu slots online now: slots `0..cpus−1`. It grows (up to {@link maxCpus}) when a
+   * producer finds every slot claimed; consumers that loop over the slots read it again to find
+   * the new ones.
+   */
   get cpus(): number {
-    return this.config.cpus;
+    return this.isSnapshot ? this.config.cpus : Atomics.load(this.#global, ONLINE_INDEX);
+  }
+
+  /** Most cpu slots this buffer can have (the `maxCpus` option: the kernel's possible CPUs). */
+  get maxCpus(): number {
+    return this.config.maxCpus ?? this.config.cpus;
+  }
+
+  /** Slot `cpu` (online) in this thread, its view built at first use. */
+  #slot(cpu: number): Slot {
+    let slot = this.#slots[cpu];
+    if (slot === undefined) {
+      const banks = this.handle.cpus[cpu]!.banks;
+      const anchor = anchorIndex(cpu);
+      if (this.isSnapshot) {
+        slot = { cpu, banks, anchor, cb: new CpuBuffer(cpu, banks[0]!.data, banks[0]!.control), gen: 0 };
+      } else {
+        slot = { cpu, banks, anchor, cb: undefined as unknown as CpuBuffer, gen: -1 };
+        this.#rebuild(slot);
+      }
+      this.#slots[cpu] = slot;
+    }
+    return slot;
+  }
+
+  /** The slots online now, in order. */
+  #online(): Slot[] {
+    const slots: Slot[] = [];
+    for (let cpu = 0, n = this.cpus; cpu < n; cpu++) slots.push(this.#slot(cpu));
+    return slots;
+  }
+
+  /**
+   * Brings slot `n` (the first one offline) online, holding the admin lock: gives both banks
+   * their control blocks, lays out a fresh ring in the live one with the geometry the kernel
+   * gives a CPU coming online (the other CPU buffers' size when they all agree, else the
+   * smallest ring; `trace_rb_cpu_prepare`), copies the recording switch, prepares the snapshot
+   * spare while one is armed, then publishes the new count. `ENOMEM` when the memory cannot
+   * be had; the slot stays offline then.
+   */
+  #bringOnline(n: number): void {
+    const first = this.#live(0);
+    let nrSubbufs = first.nrSubbufs;
+    for (let cpu = 1; cpu < n; cpu++) if (this.#live(cpu).nrSubbufs !== nrSubbufs) nrSubbufs = MIN_NR_SUBBUFS;
+    const banks = this.handle.cpus[n]!.banks;
+    try {
+      for (const bank of banks) CpuBuffer.commitControl(bank.control, bankCapacity(this.config));
+      CpuBuffer.initialize(banks[0]!.data, banks[0]!.control, { subbufSize: first.subbufSize, nrSubbufs });
+    } catch (err) {
+      if (err instanceof TraceBufferError) throw err;
+      throw new TraceBufferError(ErrorCode.ENOMEM, `cannot bring cpu slot ${n} online (${(err as Error).message}): cpu=${n}`);
+    }
+    const cb = new CpuBuffer(n, banks[0]!.data, banks[0]!.control);
+    cb.setRecording(first.recording());
+    if (Atomics.load(this.#global, SNAPSHOT_ARMED_INDEX) > 0) this.#prepareSpare(this.#slot(n));
+    Atomics.store(this.#global, ONLINE_INDEX, n + 1);
+    // Consumers waiting on the other slots look again and find this one (followSlots).
+    for (let cpu = 0; cpu < n; cpu++) this.#live(cpu).wake();
   }
 
   /**
@@ -412,7 +497,7 @@ export class TraceBuffer implements MappingHost {
    * need it stable take its reader lock and check {@link #stillLive} (see {@link #withReader}).
    */
   #live(cpu: number): CpuBuffer {
-    const slot = this.#slots[cpu]!;
+    const slot = this.#slot(cpu);
     if (this.isSnapshot) {
       if (Atomics.load(slot.cb.ctl, BANK_GEN_INDEX) !== this.handle.snapshotOf![cpu]) {
         throw new TraceBufferError(ErrorCode.ESTALE, `snapshot memory was reused by a later snapshot: cpu=${cpu}`);
@@ -457,7 +542,8 @@ export class TraceBuffer implements MappingHost {
   }
 
   #stillLive(cpu: number, cb: CpuBuffer): boolean {
-    return this.isSnapshot || (Atomics.load(this.#global, this.#slots[cpu]!.anchor + LAYOUT_GEN_INDEX) === this.#slots[cpu]!.gen && this.#slots[cpu]!.cb === cb);
+    const slot = this.#slot(cpu);
+    return this.isSnapshot || (Atomics.load(this.#global, slot.anchor + LAYOUT_GEN_INDEX) === slot.gen && slot.cb === cb);
   }
 
   /** Runs `fn` on the live bank of `cpu` under its reader lock, the bank checked still live. */
@@ -486,9 +572,19 @@ export class TraceBuffer implements MappingHost {
     return { subbufSize: cb.subbufSize, nrSubbufs: cb.nrSubbufs };
   }
 
+  /** `EINVAL` unless `cpu` is a slot online now. */
   #checkCpu(cpu: unknown): asserts cpu is number {
-    if (!Number.isInteger(cpu) || (cpu as number) < 0 || (cpu as number) >= this.config.cpus) {
-      invalid(`cpu must be an integer 0..${this.config.cpus - 1}`, 'cpu', cpu);
+    const n = this.cpus;
+    if (!Number.isInteger(cpu) || (cpu as number) < 0 || (cpu as number) >= n) {
+      invalid(`cpu must be an integer 0..${n - 1} (the slots online)`, 'cpu', cpu);
+    }
+  }
+
+  /** `EINVAL` unless `cpu` is a possible slot (online or not). */
+  #checkPossible(cpu: unknown): asserts cpu is number {
+    const n = this.maxCpus;
+    if (!Number.isInteger(cpu) || (cpu as number) < 0 || (cpu as number) >= n) {
+      invalid(`cpu must be an integer 0..${n - 1} (maxCpus=${n})`, 'cpu', cpu);
     }
   }
 
@@ -519,30 +615,63 @@ export class TraceBuffer implements MappingHost {
   #threadProducer: Producer | undefined;
 
   /**
-   * Claims a cpu slot for writing: slot `cpu`, or the first free one. `EBUSY` when the slot (or
-   * every slot) is taken; `EINVAL` for a cpu out of range; `EPERM` on a snapshot. Release it
-   * with `producer.release()`.
+   * Claims a cpu slot for writing: slot `cpu`, or the first free one. When every online slot is
+   * claimed, the next slot comes online for it (up to `maxCpus`; a `cpu` not online yet brings
+   * the slots up to it online). `EBUSY` when the slot is taken, or every one of `maxCpus` is;
+   * `EINVAL` for a cpu out of range; `ENOMEM` when a slot's memory cannot be had; `EPERM` on a
+   * snapshot. Release it with `producer.release()`.
    */
   producer(cpu?: number): Producer {
-    if (cpu !== undefined) this.#checkCpu(cpu);
+    if (cpu !== undefined) this.#checkPossible(cpu);
     this.#checkWritable('producer');
     const token = Atomics.add(this.#global, NEXT_TOKEN_INDEX, 1) + 1 || 1;
-    const slots = cpu === undefined ? this.#slots : [this.#slots[cpu]!];
-    for (const slot of slots) {
-      if (Atomics.compareExchange(this.#global, slot.anchor + CLAIM_INDEX, 0, token) === 0) {
-        const p = new Producer(this.#live(slot.cpu), this.#ctx, token);
-        this.#producers.add(p);
-        return p;
+    if (cpu !== undefined) {
+      if (cpu >= this.cpus) {
+        this.#admin(() => {
+          for (let n = this.cpus; n <= cpu; n++) this.#bringOnline(n);
+        });
       }
+      if (this.#claim(cpu, token)) return this.#claimed(cpu, token);
+      throw new TraceBufferError(ErrorCode.EBUSY, `cpu slot already claimed: cpu=${cpu}`);
     }
-    if (cpu !== undefined) throw new TraceBufferError(ErrorCode.EBUSY, `cpu slot already claimed: cpu=${cpu}`);
-    throw new TraceBufferError(ErrorCode.EBUSY, `no free cpu slot: cpus=${this.config.cpus}`);
+    for (;;) {
+      const n = this.cpus;
+      for (let c = 0; c < n; c++) if (this.#claim(c, token)) return this.#claimed(c, token);
+      if (n >= this.maxCpus) throw new TraceBufferError(ErrorCode.EBUSY, `no free cpu slot: cpus=${n} (maxCpus=${this.maxCpus})`);
+      // Every slot claimed: bring the next one online, claimed for us before anyone can see it.
+      const claimed = this.#admin(() => {
+        if (this.cpus !== n) return false; // another thread brought one online: look again
+        const claim = anchorIndex(n) + CLAIM_INDEX;
+        Atomics.store(this.#global, claim, token);
+        try {
+          this.#bringOnline(n);
+        } catch (err) {
+          Atomics.store(this.#global, claim, 0);
+          throw err;
+        }
+        return true;
+      });
+      if (claimed) return this.#claimed(n, token);
+    }
   }
 
-  /** The claim token of slot `cpu`: 0 when free, else the token of the producer that holds it. */
+  #claim(cpu: number, token: number): boolean {
+    return Atomics.compareExchange(this.#global, anchorIndex(cpu) + CLAIM_INDEX, 0, token) === 0;
+  }
+
+  #claimed(cpu: number, token: number): Producer {
+    const p = new Producer(this.#live(cpu), this.#ctx, token);
+    this.#producers.add(p);
+    return p;
+  }
+
+  /**
+   * The claim token of slot `cpu` (any of the `maxCpus`): 0 when free (always, for a slot not
+   * online), else the token of the producer that holds it.
+   */
   claimToken(cpu: number): number {
-    this.#checkCpu(cpu);
-    return Atomics.load(this.#global, this.#slots[cpu]!.anchor + CLAIM_INDEX);
+    this.#checkPossible(cpu);
+    return Atomics.load(this.#global, anchorIndex(cpu) + CLAIM_INDEX);
   }
 
   /** Runs `fn` holding the buffer-wide admin lock (snapshot, resize, map bookkeeping). */
@@ -594,15 +723,18 @@ export class TraceBuffer implements MappingHost {
   /** Turns recording on or off for every CPU buffer (`tracing_on`); off wakes every waiter. */
   setRecording(on: boolean): void {
     if (typeof on !== 'boolean') invalid('recording must be a boolean', 'on', on);
-    for (const slot of this.#slots) {
-      // Every bank of the slot, so that a snapshot swap keeps the setting.
-      for (const bank of slot.banks) {
-        if (bank.data.byteLength === 0) continue;
-        const cb = new CpuBuffer(slot.cpu, bank.data, bank.control);
-        cb.setRecording(on);
-        if (!on) cb.wake();
+    // Under the admin lock: a slot coming online copies the switch from slot 0.
+    this.#admin(() => {
+      for (const slot of this.#online()) {
+        // Every bank of the slot, so that a snapshot swap keeps the setting.
+        for (const bank of slot.banks) {
+          if (bank.data.byteLength === 0) continue;
+          const cb = new CpuBuffer(slot.cpu, bank.data, bank.control);
+          cb.setRecording(on);
+          if (!on) cb.wake();
+        }
       }
-    }
+    });
   }
 
   /** True while recording is on (checked on slot 0; `setRecording` sets every slot). */
@@ -617,7 +749,7 @@ export class TraceBuffer implements MappingHost {
    */
   reset(cpu?: number): void {
     if (cpu !== undefined) this.#checkCpu(cpu);
-    for (const slot of cpu === undefined ? this.#slots : [this.#slots[cpu]!]) {
+    for (const slot of cpu === undefined ? this.#online() : [this.#slot(cpu)]) {
       for (;;) {
         const cb = this.#live(slot.cpu);
         cb.reset();
@@ -667,7 +799,7 @@ export class TraceBuffer implements MappingHost {
     }
     let count = 0;
     const r = new SubbufReader();
-    for (const slot of this.#slots) {
+    for (const slot of this.#online()) {
       if (options.recover === true && !this.isSnapshot && Atomics.load(this.#global, slot.anchor + CLAIM_INDEX) !== 0) {
         this.#recoverSlot(slot.cpu);
       }
@@ -709,7 +841,7 @@ export class TraceBuffer implements MappingHost {
   #recoverSlot(cpu: number): boolean {
     for (const p of this.#producers) if (p.cpu === cpu) this.#producers.delete(p);
     const repaired = this.#live(cpu).recoverProducer();
-    Atomics.store(this.#global, this.#slots[cpu]!.anchor + CLAIM_INDEX, 0);
+    Atomics.store(this.#global, this.#slot(cpu).anchor + CLAIM_INDEX, 0);
     return repaired;
   }
 
@@ -752,8 +884,9 @@ export class TraceBuffer implements MappingHost {
   armSnapshot(): void {
     this.#checkWritable('armSnapshot');
     this.#admin(() => {
-      this.#checkUnmapped(this.#slots.map((s) => s.cpu), 'cannot arm a snapshot');
-      for (const slot of this.#slots) this.#prepareSpare(slot);
+      const slots = this.#online();
+      this.#checkUnmapped(slots.map((s) => s.cpu), 'cannot arm a snapshot');
+      for (const slot of slots) this.#prepareSpare(slot);
       Atomics.add(this.#global, SNAPSHOT_ARMED_INDEX, 1);
     });
   }
@@ -790,10 +923,11 @@ export class TraceBuffer implements MappingHost {
   snapshot(): TraceBuffer {
     this.#checkWritable('snapshot');
     return this.#admin(() => {
-      this.#checkUnmapped(this.#slots.map((s) => s.cpu), 'cannot take a snapshot');
-      for (const slot of this.#slots) this.#prepareSpare(slot);
+      const slots = this.#online();
+      this.#checkUnmapped(slots.map((s) => s.cpu), 'cannot take a snapshot');
+      for (const slot of slots) this.#prepareSpare(slot);
       // Shut every CPU's producers out, swap all, let them in: the CPUs are cut at one moment.
-      const olds = this.#slots.map((slot) => {
+      const olds = slots.map((slot) => {
         const cb = this.#live(slot.cpu);
         cb.lockReader();
         try {
@@ -806,7 +940,7 @@ export class TraceBuffer implements MappingHost {
       });
       const banks: BankHandle[] = [];
       const gens: number[] = [];
-      for (const [i, slot] of this.#slots.entries()) {
+      for (const [i, slot] of slots.entries()) {
         const liveIndex = Atomics.load(this.#global, slot.anchor + LIVE_BANK_INDEX);
         banks.push(slot.banks[liveIndex]!);
         gens.push(Atomics.load(olds[i]!.ctl, BANK_GEN_INDEX));
@@ -821,10 +955,12 @@ export class TraceBuffer implements MappingHost {
         cb.unlockReader();
         cb.wake();
       }
-      const global = new SharedArrayBuffer(this.handle.global.byteLength);
-      new Uint8Array(global).set(new Uint8Array(this.handle.global));
+      // The snapshot holds the slots online now, and no more can come online in it.
+      const global = new SharedArrayBuffer(globalControlLength(slots.length));
+      new Uint8Array(global).set(new Uint8Array(this.handle.global, 0, global.byteLength));
       const g = new Int32Array(global);
-      for (const slot of this.#slots) {
+      g[ONLINE_INDEX] = slots.length;
+      for (const slot of slots) {
         g[slot.anchor + LIVE_BANK_INDEX] = 0;
         g[slot.anchor + CLAIM_INDEX] = 0;
       }
@@ -833,7 +969,7 @@ export class TraceBuffer implements MappingHost {
       return new TraceBuffer({
         kind: 'tracebuf',
         version: 2,
-        config: this.config,
+        config: { ...this.config, cpus: slots.length, maxCpus: slots.length },
         global,
         cpus: banks.map((bank) => ({ banks: [bank] })),
         snapshotOf: gens,
@@ -857,8 +993,8 @@ export class TraceBuffer implements MappingHost {
     const { nrSubbufs, cpu } = options;
     if (!Number.isInteger(nrSubbufs) || nrSubbufs < MIN_NR_SUBBUFS) invalid(`nrSubbufs must be an integer ≥ ${MIN_NR_SUBBUFS}`, 'nrSubbufs', nrSubbufs);
     if (cpu !== undefined) this.#checkCpu(cpu);
-    const cpus = cpu === undefined ? this.#slots.map((s) => s.cpu) : [cpu];
     this.#admin(() => {
+      const cpus = cpu === undefined ? this.#online().map((s) => s.cpu) : [cpu];
       this.#checkUnmapped(cpus, 'cannot resize');
       for (const c of cpus) {
         const cb = this.#live(c);
@@ -889,7 +1025,7 @@ export class TraceBuffer implements MappingHost {
       invalid(`subbufSize must be a power of two ${MIN_SUBBUF_SIZE}..${MAX_SUBBUF_SIZE}`, 'subbufSize', bytes);
     }
     this.#admin(() => {
-      const cpus = this.#slots.map((s) => s.cpu);
+      const cpus = this.#online().map((s) => s.cpu);
       this.#checkUnmapped(cpus, 'cannot change the sub-buffer size');
       const plans = cpus.map((c) => {
         const cb = this.#live(c);
@@ -904,7 +1040,7 @@ export class TraceBuffer implements MappingHost {
       for (const [i, c] of cpus.entries()) {
         if (this.#live(c).subbufSize === bytes) continue;
         this.#changeLive(c, (cb) => CpuBuffer.initialize(cb.data, cb.control, plans[i]!));
-        Atomics.store(this.#global, this.#slots[c]!.anchor + SPARE_READY_INDEX, 0);
+        Atomics.store(this.#global, this.#slot(c).anchor + SPARE_READY_INDEX, 0);
       }
     });
   }
@@ -920,11 +1056,11 @@ export class TraceBuffer implements MappingHost {
     try {
       cb.stopProducers();
       // layout_gen odd while the geometry changes: see #rebuild.
-      Atomics.add(this.#global, this.#slots[cpu]!.anchor + LAYOUT_GEN_INDEX, 1);
+      Atomics.add(this.#global, this.#slot(cpu).anchor + LAYOUT_GEN_INDEX, 1);
       try {
         change(cb);
       } finally {
-        Atomics.add(this.#global, this.#slots[cpu]!.anchor + LAYOUT_GEN_INDEX, 1);
+        Atomics.add(this.#global, this.#slot(cpu).anchor + LAYOUT_GEN_INDEX, 1);
         const fresh = this.#live(cpu);
         fresh.writeMetaConstants();
         cb.resumeProducers();
@@ -974,7 +1110,7 @@ export class TraceBuffer implements MappingHost {
    * during the walk are never returned; they are counted in the next event's `lostBefore`.
    */
   iterate(): Generator<TraceEvent, void, undefined> {
-    return iterateEvents({ cpus: this.config.cpus, withReader: (cpu, fn) => this.#withReader(cpu, fn) });
+    return iterateEvents({ cpus: this.cpus, withReader: (cpu, fn) => this.#withReader(cpu, fn) });
   }
 
   /** Producers claimed through this object and not released yet. */
@@ -986,6 +1122,6 @@ export class TraceBuffer implements MappingHost {
   toString(): string {
     const c = this.config;
     const g = this.geometry(0);
-    return `TraceBuffer(${showValue('cpus', c.cpus)} ${showValue('subbufSize', g.subbufSize)} ${showValue('nrSubbufs', g.nrSubbufs)} ${showValue('overwrite', c.overwrite)} ${showValue('clock', c.clock)}${this.isSnapshot ? ' snapshot' : ''})`;
+    return `TraceBuffer(${showValue('cpus', this.cpus)} ${showValue('maxCpus', this.maxCpus)} ${showValue('subbufSize', g.subbufSize)} ${showValue('nrSubbufs', g.nrSubbufs)} ${showValue('overwrite', c.overwrite)} ${showValue('clock', c.clock)}${this.isSnapshot ? ' snapshot' : ''})`;
   }
 }

@@ -47,13 +47,14 @@ describe('create() rejects bad options with EINVAL', () => {
 
   it('fills in the documented defaults', () => {
     const c = TraceBuffer.create({ cpus: 1 }).config;
-    expect(c).toEqual({ cpus: 1, subbufSize: 4096, nrSubbufs: 256, overwrite: true, clock: 'mono', bufferPercent: 50, maxBytesPerCpu: 8 << 20, readerPaceNs: 0 });
+    expect(c).toEqual({ cpus: 1, maxCpus: 128, subbufSize: 4096, nrSubbufs: 256, overwrite: true, clock: 'mono', bufferPercent: 50, maxBytesPerCpu: 8 << 20, readerPaceNs: 0 });
   });
 });
 
 describe('calls reject bad arguments and change nothing', () => {
   function setup() {
-    const tb = TraceBuffer.create({ cpus: 2, subbufSize: 4096, nrSubbufs: 4 });
+    // maxCpus = cpus: the slots are capped, so a third claim is EBUSY and cpu 2 is out of range.
+    const tb = TraceBuffer.create({ cpus: 2, maxCpus: 2, subbufSize: 4096, nrSubbufs: 4 });
     const p = tb.producer(0);
     p.write(seqPayload(20, 1));
     return { tb, p };

@@ -89,7 +89,7 @@ function clockOf(tb: TraceBuffer): string {
 export function captureBuffer(tb: TraceBuffer): Capture {
   const subbufSize = tb.geometry(0).subbufSize;
   const cpus: CpuData[] = [];
-  for (let cpu = 0; cpu < tb.config.cpus; cpu++) {
+  for (let cpu = 0; cpu < tb.cpus; cpu++) {
     const chunks: Uint8Array[] = [];
     const m = tb.mapInternal(cpu);
     try {

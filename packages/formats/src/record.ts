@@ -9,7 +9,7 @@
 import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Mapping, SubbufReader, type TraceBuffer } from '@tracebuf/core';
+import { type Mapping, SubbufReader, type TraceBuffer, followSlots } from '@tracebuf/core';
 import { drainMapping } from './capture.js';
 import { writevAll } from './raw.js';
 import { traceDatHeader } from './tracedat.js';
@@ -40,18 +40,29 @@ export class TraceDatRecorder {
     this.#fds = [];
     this.#mappings = [];
     try {
-      for (let cpu = 0; cpu < tb.config.cpus; cpu++) {
-        this.#fds.push(openSync(join(this.#dir, `cpu${cpu}.raw`), 'w+'));
-        this.#mappings.push(tb.mapInternal(cpu));
-      }
+      this.#follow();
     } catch (err) {
       this.#close();
       throw err;
     }
   }
 
+  /** Maps and opens a file for each slot that came online since (threads beyond the slots). */
+  #follow(): void {
+    followSlots(this.#tb, this.#mappings, (m) => {
+      try {
+        this.#fds.push(openSync(join(this.#dir, `cpu${this.#fds.length}.raw`), 'w+'));
+      } catch (err) {
+        m.unmap();
+        throw err;
+      }
+      return m;
+    });
+  }
+
   /** Moves what every CPU buffer holds now to the per-CPU files (consuming it). */
   drain(): RecordProgress {
+    this.#follow();
     for (const [cpu, m] of this.#mappings.entries()) {
       const fd = this.#fds[cpu]!;
       this.#subbufs += drainMapping(

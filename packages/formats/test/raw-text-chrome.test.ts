@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TraceBuffer, defineEvent, layout } from '@tracebuf/core';
-import { CounterSample, SpanBegin, SpanEnd, captureBuffer, decodeCapture, readRaw, toChromeTrace, toText, writeRaw } from '@tracebuf/formats';
+import { CounterSample, SpanBegin, SpanEnd, TraceDatRecorder, captureBuffer, decodeCapture, readRaw, readTraceDat, toChromeTrace, toText, writeRaw } from '@tracebuf/formats';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const dir = mkdtempSync(join(tmpdir(), 'tracebuf-formats-'));
@@ -129,3 +129,22 @@ describe('a snapshot', () => {
   });
 });
 
+describe('slots that come online while recording', () => {
+  it('TraceDatRecorder made with one slot online records the slots that came online since', () => {
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 8, clock: 'counter' });
+    const recorder = new TraceDatRecorder(tb);
+    const p0 = tb.producer();
+    for (let i = 0; i < 10; i++) Tick.write(p0, i, 'on 0');
+    recorder.drain();
+    const p1 = tb.producer(); // every slot claimed: slot 1 comes online
+    expect(p1.cpu).toBe(1);
+    for (let i = 10; i < 30; i++) Tick.write(p1, i, 'on 1');
+    const file = join(dir, 'online.dat');
+    recorder.finish(file);
+    const capture = readTraceDat(readFileSync(file));
+    expect(capture.cpus).toHaveLength(2);
+    const seen: [number, number][] = [];
+    decodeCapture(capture, (r) => seen.push([r.cpu, r.event.fields.n as number]));
+    expect(seen).toEqual([...Array.from({ length: 10 }, (_, i) => [0, i]), ...Array.from({ length: 20 }, (_, i) => [1, 10 + i])]);
+  });
+});

@@ -9,9 +9,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
-import { BroadcastChannel } from 'node:worker_threads';
-import { CpuCursor, LOST_EVENTS_UNKNOWN, earliest, type Mapping, TraceBuffer, TraceBufferError, defineEvent, layout } from '@tracebuf/core';
-import { type OverflowAnnouncement, overflowChannelName } from './overflow.js';
+import { CpuCursor, LOST_EVENTS_UNKNOWN, TraceBuffer, TraceBufferError, defineEvent, earliest, followSlots, layout } from '@tracebuf/core';
 import { type CompiledFormat, FastRenderer, LineBuffer, compileFormat } from './line.js';
 import { type Decoded, Decoder, LogEvent, MSG_NONE, RecordFlag } from './record.js';
 
@@ -127,26 +125,12 @@ function members(d: Decoded): string {
   return '';
 }
 
-/** A ring the consumer reads, with what decoding its records needs. */
+/** The buffer the consumer reads, with what decoding its records needs. */
 interface Ring {
   readonly tb: TraceBuffer;
   readonly logId: number;
   readonly lineId: number;
-  /** Added to this ring's stamps to put them on the first ring's time base. */
-  readonly shiftNs: number;
-  readonly createdHr: number;
   readonly formats: Map<number, CompiledFormat>;
-}
-
-/** A CPU cursor that knows its ring. */
-class RingCursor extends CpuCursor {
-  constructor(
-    mapping: Mapping,
-    readonly ring: Ring,
-  ) {
-    super(mapping);
-    this.shiftNs = ring.shiftNs;
-  }
 }
 
 /**
@@ -156,10 +140,9 @@ class RingCursor extends CpuCursor {
  * `process.exit()` loses nothing that was committed.
  */
 export class LogConsumer {
-  /** The rings read: the buffer's, then any brought online for threads beyond its slots. */
-  readonly #rings: Ring[] = [];
-  readonly #cursors: RingCursor[] = [];
-  readonly #channel: BroadcastChannel;
+  readonly #ring: Ring;
+  /** One per cpu slot, slots that come online later included (followSlots). */
+  readonly #cursors: CpuCursor[] = [];
   readonly #write: (bytes: Buffer, length: number) => void;
   readonly #close: () => void;
   readonly #prefix: string;
@@ -201,14 +184,18 @@ export class LogConsumer {
     this.#prefixBytes = Buffer.from(this.#prefix, 'utf8');
     for (const [level, head] of LEVEL_LINES) this.#heads.set(level, Buffer.from(head, 'utf8'));
     this.#epochOffsetMs = tb.config.clock === 'counter' ? undefined : Date.now() - tb.now() / 1e6;
-    this.#addRing(tb);
-    // Rings that threads beyond the buffer's slots bring online are announced here (overflow.ts).
-    this.#channel = new BroadcastChannel(overflowChannelName(tb));
-    this.#channel.onmessage = (event: unknown): void => {
-      const data = (event as { data?: OverflowAnnouncement }).data;
-      if (data?.kind === 'tracebuf-log-ring' && !this.#closed) this.#addRing(TraceBuffer.attach(data.handle));
-    };
-    this.#channel.unref();
+    this.#ring = { tb, logId: LogEvent.registerIn(tb.events), lineId: LogLineEvent.registerIn(tb.events), formats: new Map() };
+    this.#follow();
+  }
+
+  /** Cursors for the slots that came online since (threads beyond the slots there were). */
+  #follow(): void {
+    followSlots(this.#ring.tb, this.#cursors, (m) => new CpuCursor(m));
+  }
+
+  /** Cpu slots read (the buffer's slots online, as of the last drain). */
+  get slots(): number {
+    return this.#cursors.length;
   }
 
   /** Lines, lost records and skipped events so far. */
@@ -241,28 +228,6 @@ export class LogConsumer {
     return f;
   }
 
-  #addRing(tb: TraceBuffer): void {
-    const createdHr = new Float64Array(tb.handle.global)[layout.CREATED_HR_F64_INDEX]!;
-    const first = this.#rings[0];
-    const ring: Ring = {
-      tb,
-      logId: LogEvent.registerIn(tb.events),
-      lineId: LogLineEvent.registerIn(tb.events),
-      // Stamps of the clocks in ns count from the ring's creation (process.hrtime, the same clock
-      // in every thread): this makes them comparable with the first ring's.
-      shiftNs: first === undefined || tb.config.clock === 'counter' ? 0 : createdHr - first.createdHr,
-      createdHr,
-      formats: new Map(),
-    };
-    this.#rings.push(ring);
-    for (let cpu = 0; cpu < tb.config.cpus; cpu++) this.#cursors.push(new RingCursor(tb.mapInternal(cpu), ring));
-  }
-
-  /** Rings read (the buffer's and those brought online for threads beyond its slots). */
-  get rings(): number {
-    return this.#rings.length;
-  }
-
   #time(ts: number): number {
     return this.#epochOffsetMs === undefined ? Date.now() : Math.floor(this.#epochOffsetMs + ts / 1e6);
   }
@@ -271,15 +236,15 @@ export class LogConsumer {
   drain(): number {
     if (this.#closed) throw new TraceBufferError('ENODEV', 'the log consumer is closed: drain=after close');
     const before = this.#lines;
+    this.#follow();
     for (;;) {
       const best = earliest(this.#cursors);
       if (best === undefined) break;
       const r = best.reader;
-      const bestTs = r.timestamp + best.shiftNs;
-      if (best.lost !== 0) this.#lostLine(best.mapping.cpu, best.lost, bestTs);
+      if (best.lost !== 0) this.#lostLine(best.mapping.cpu, best.lost, r.timestamp);
       best.lost = 0;
       best.has = false;
-      this.#record(best.ring, r.bytes, r.payloadOffset, r.payloadLength, bestTs);
+      this.#record(this.#ring, r.bytes, r.payloadOffset, r.payloadLength, r.timestamp);
     }
     this.#flush();
     return this.#lines - before;
@@ -373,7 +338,7 @@ export class LogConsumer {
   }
 
   /**
-   * Drains whenever a record arrives (waits on every ring with `waitAsync`, watermark 0) until
+   * Drains whenever a record arrives (waits on every slot with `waitAsync`, watermark 0) until
    * `signal` aborts; drains once more at the end.
    */
   async run(options: { readonly signal?: AbortSignal; readonly idleMs?: number } = {}): Promise<void> {
@@ -410,7 +375,6 @@ export class LogConsumer {
     this.drain();
     this.#closed = true;
     for (const c of this.#cursors) c.mapping.unmap();
-    this.#channel.close();
     this.#close();
   }
 }

@@ -5,7 +5,6 @@
  * @packageDocumentation
  */
 import { NO_STRING, type Producer, THREAD_PID, type TraceBuffer, TraceBufferError, layout } from '@tracebuf/core';
-import { onlineRing } from './overflow.js';
 import { ENCODER_SLACK, Encoder, LogEvent, MSG_NONE, RecordFlag, errorObject, safeJson } from './record.js';
 
 /** pino's levels. */
@@ -21,13 +20,11 @@ export interface LoggerOptions {
   readonly name?: string;
   /** Fields of every line of this logger (as `child(bindings)`). */
   readonly bindings?: Readonly<Record<string, unknown>>;
-  /** The cpu slot this thread's records go to (default: a free one, claimed at creation). */
-  readonly cpu?: number;
   /**
-   * When every slot is taken, bring a ring online for this thread (default true; the buffer's
-   * `LogConsumer` picks it up). `false`: `EBUSY` instead — the buffer's slots are the cap.
+   * The cpu slot this thread's records go to (default: a free one, claimed at creation; when
+   * every slot is claimed the buffer brings another online, up to its `maxCpus`).
    */
-  readonly grow?: boolean;
+  readonly cpu?: number;
 }
 
 /** A log method: `(obj?, msg?, ...args)`, as pino's. */
@@ -117,18 +114,11 @@ const pid = THREAD_PID;
 /** Sinks per buffer in this thread (one producer per thread and buffer). */
 const sinks = new WeakMap<TraceBuffer, ThreadSink>();
 
-function sinkFor(tb: TraceBuffer, cpu: number | undefined, grow: boolean): ThreadSink {
+function sinkFor(tb: TraceBuffer, cpu: number | undefined): ThreadSink {
   let sink = sinks.get(tb);
   if (sink === undefined || sink.producer.released) {
     // The thread's producer of the buffer (shared with other libraries; given back at exit).
-    try {
-      sink = new ThreadSink(tb, cpu);
-    } catch (err) {
-      // Every slot taken: bring a ring online for this thread (see overflow.ts), unless the
-      // caller asked for a given slot or capped the buffer.
-      if (!(err instanceof TraceBufferError && err.code === 'EBUSY') || cpu !== undefined || !grow) throw err;
-      sink = new ThreadSink(onlineRing(tb), undefined);
-    }
+    sink = new ThreadSink(tb, cpu);
     sinks.set(tb, sink);
   }
   return sink;
@@ -244,13 +234,13 @@ function levelValue(name: unknown): number {
 
 /**
  * A logger writing into `tb` from this thread. The first logger of a thread claims a cpu slot
- * for the thread and gives it back when the thread exits. When every slot is taken, the thread
- * brings a ring of its own online, which the buffer's `LogConsumer` merges in (`grow: false`:
- * `EBUSY` instead).
+ * for the thread and gives it back when the thread exits. When every slot is taken, the buffer
+ * brings another slot online for the thread (up to its `maxCpus`, then `EBUSY`), which the
+ * buffer's `LogConsumer` reads as any other.
  */
 export function createLogger(tb: TraceBuffer, options: LoggerOptions = {}): Logger {
   const level = levelValue(options.level ?? 'info');
-  const sink = sinkFor(tb, options.cpu, options.grow ?? true);
+  const sink = sinkFor(tb, options.cpu);
   const bindings = serializeBindings({ ...(options.name === undefined ? {} : { name: options.name }), ...options.bindings });
   return new Logger(sink, bindings, level);
 }

@@ -37,15 +37,18 @@
  * see exits). Producers outside the pool, and pools of the same buffer made in other threads,
  * should use other slots (`slots`): the slot table is per buffer and per owner thread.
  *
- * More threads than slots: each thread needs a slot of its own. A thread that finds all of the
- * pool's slots owned by live threads fails its `poolProducer()` with a `TraceBufferError` of
- * code `EBUSY`, which rejects that task (`pool.run()` keeps the code). So size the buffer with
- * `cpus` >= the pool's `maxThreads` — `maxThreads` defaults to the number of slots. Rings
- * shared by several threads are planned for a later version.
+ * More threads than slots: each thread needs a slot of its own. By default the pool may claim
+ * every possible slot of the buffer (`maxCpus`), and a thread that finds the online ones owned
+ * brings the next slot online, as the kernel allocates a CPU buffer when a CPU comes online.
+ * With a `slots` list (or a buffer capped by `maxCpus`), a thread that finds all of the pool's
+ * slots owned by live threads fails its `poolProducer()` with a `TraceBufferError` of code
+ * `EBUSY`, which rejects that task (`pool.run()` keeps the code); `maxThreads` defaults to
+ * piscina's default, but never more than the pool's slots.
  *
  * @packageDocumentation
  */
 import { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { ErrorCode, type ErrorCodeName, TraceBuffer, TraceBufferError } from '@tracebuf/core';
 import { Piscina } from 'piscina';
@@ -63,11 +66,12 @@ export interface ProducerPoolOptions extends PiscinaOptions {
   /** The buffer the pool's threads write. */
   tb: TraceBuffer;
   /**
-   * The cpu slots the pool's threads may claim, in order of preference. Default: every slot of
-   * `tb`. Producers outside the pool should use other slots.
+   * The cpu slots the pool's threads may claim, in order of preference (slots not online yet
+   * come online when claimed). Default: every possible slot of `tb` (`0..maxCpus−1`). Producers
+   * outside the pool should use other slots.
    */
   slots?: readonly number[];
-  /** Default: the number of slots (one slot per thread). */
+  /** Default: piscina's (1.5 × the cores), but no more than the pool's slots (one slot per thread). */
   maxThreads?: number;
   /**
    * How long (ms) a thread's claim waits for a slot whose owner thread is being torn down
@@ -112,7 +116,7 @@ const tables = new WeakMap<SharedArrayBuffer, SharedArrayBuffer>();
 function tableOf(tb: TraceBuffer): SharedArrayBuffer {
   let table = tables.get(tb.handle.global);
   if (table === undefined) {
-    table = new SharedArrayBuffer(poolTableLength(tb.cpus));
+    table = new SharedArrayBuffer(poolTableLength(tb.maxCpus));
     tables.set(tb.handle.global, table);
   }
   return table;
@@ -134,14 +138,14 @@ function withCode(err: unknown): unknown {
 }
 
 function checkSlots(tb: TraceBuffer, slots: unknown): readonly number[] {
-  if (slots === undefined) return Array.from({ length: tb.cpus }, (_, cpu) => cpu);
+  if (slots === undefined) return Array.from({ length: tb.maxCpus }, (_, cpu) => cpu);
   if (!Array.isArray(slots) || slots.length === 0) {
     throw new TraceBufferError(ErrorCode.EINVAL, `slots must be a non-empty array of cpu slots: slots=${String(slots)}`);
   }
   const seen = new Set<number>();
   for (const cpu of slots) {
-    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= tb.cpus || seen.has(cpu)) {
-      throw new TraceBufferError(ErrorCode.EINVAL, `slots must be distinct integers 0..${tb.cpus - 1}: slot=${String(cpu)}`);
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= tb.maxCpus || seen.has(cpu)) {
+      throw new TraceBufferError(ErrorCode.EINVAL, `slots must be distinct integers 0..${tb.maxCpus - 1} (maxCpus): slot=${String(cpu)}`);
     }
     seen.add(cpu);
   }
@@ -194,7 +198,7 @@ export class ProducerPool<T = unknown, R = unknown> extends EventEmitter<Produce
     if (ProducerPool.#open.size === 0) process.on('worker', ProducerPool.#onWorker);
     ProducerPool.#open.add(this as unknown as ProducerPool<never, never>);
     try {
-      this.piscina = new Piscina<T, R>({ ...piscinaOptions, maxThreads: piscinaOptions.maxThreads ?? this.slots.length, workerData: data });
+      this.piscina = new Piscina<T, R>({ ...piscinaOptions, maxThreads: piscinaOptions.maxThreads ?? Math.min(this.slots.length, Math.max(1, Math.floor(availableParallelism() * 1.5))), workerData: data });
     } catch (err) {
       this.#unregister();
       throw err;
@@ -291,7 +295,7 @@ export class ProducerPool<T = unknown, R = unknown> extends EventEmitter<Produce
    */
   #threadExited(threadId: number): void {
     const t = this.#table;
-    const cpus = this.tb.cpus;
+    const cpus = this.tb.maxCpus;
     for (const cpu of this.slots) {
       const owner = Atomics.load(t, ownerIndex(cpu));
       if (owner !== threadId && owner !== -threadId) continue;

@@ -8,6 +8,8 @@
  *   words 2..15                (unused: keeps the owner words off the generation's cache line)
  *   words 16 .. 16+cpus−1      OWNER[cpu]   0 free · threadId: owned · −threadId: owner being torn down
  *   words 16+cpus .. +cpus−1   TOKEN[cpu]   the claim token the owner got from the buffer (0 until known)
+ *
+ * (`cpus` here is the buffer's `maxCpus`: every possible slot has its entries.)
  * ```
  *
  * Claim order (worker): `OWNER 0 → threadId` by compare-and-swap, then `tb.producer(cpu)`, then

@@ -43,12 +43,11 @@ function threadState(): ThreadState {
  * the task file, it claims when the thread starts, but a failed claim then fails the thread's
  * start-up, which piscina reports as a pool `'error'`.)
  *
- * More threads than slots: a thread that finds every pool slot owned by a live thread throws a
- * `TraceBufferError` with code `EBUSY` (the task rejects with it). Give the buffer at least as
- * many `cpus` as the pool's `maxThreads` (`createProducerPool` defaults `maxThreads` to the
- * number of slots); rings shared by several threads come in a later version. A slot whose owner
- * is being torn down (piscina already replaced the thread) is waited for, up to the pool's
- * `claimWaitMs`, before `EBUSY`.
+ * More threads than slots: by default a pool may claim every possible slot of the buffer, and
+ * the thread brings the next one online when the online ones are owned. A thread that finds
+ * every slot of the pool's `slots` list owned by a live thread throws a `TraceBufferError` with
+ * code `EBUSY` (the task rejects with it). A slot whose owner is being torn down (piscina
+ * already replaced the thread) is waited for, up to the pool's `claimWaitMs`, before `EBUSY`.
  *
  * Throws `EINVAL` outside a producer pool thread.
  */
@@ -94,7 +93,7 @@ export function poolBuffer(): TraceBuffer {
 /** Clears this thread's entry for `cpu` (after the buffer's claim was given back). */
 function forget(s: ThreadState, cpu: number): void {
   const t = s.table;
-  Atomics.store(t, tokenIndex(s.tb.cpus, cpu), 0);
+  Atomics.store(t, tokenIndex(s.tb.maxCpus, cpu), 0);
   // The owner thread may have marked the entry "being torn down" (−threadId) meanwhile.
   if (Atomics.compareExchange(t, ownerIndex(cpu), threadId, 0) !== threadId) {
     Atomics.compareExchange(t, ownerIndex(cpu), -threadId, 0);
@@ -125,7 +124,7 @@ function claim(s: ThreadState): Producer {
         if (err instanceof TraceBufferError && err.code === ErrorCode.EBUSY) continue;
         throw err;
       }
-      Atomics.store(table, tokenIndex(tb.cpus, cpu), p.token);
+      Atomics.store(table, tokenIndex(tb.maxCpus, cpu), p.token);
       return p;
     }
     const left = deadline - performance.now();
@@ -133,7 +132,7 @@ function claim(s: ThreadState): Producer {
       throw new TraceBufferError(
         ErrorCode.EBUSY,
         `no free cpu slot for this pool thread (every slot of the pool is owned by another live thread; ` +
-          `give the TraceBuffer cpus >= the pool's maxThreads): slots=${info.slots.length}`,
+          `give the pool more slots, or the buffer a larger maxCpus): slots=${info.slots.length}`,
       );
     }
     // A slot comes back when the owner thread has seen its old owner exit.

@@ -132,8 +132,9 @@ describe('a pool thread that ends while owning a slot', () => {
 
   it('a replacement thread that claims while the old owner is still exiting waits for the slot', async () => {
     // Overwrite mode: the endless writer may fill the ring before it is stopped, and the
-    // replacement's writes must still go in.
-    const tb = TraceBuffer.create({ cpus: 1, subbufSize: 4096, nrSubbufs: 4, overwrite: true });
+    // replacement's writes must still go in. One possible slot: the replacement cannot bring
+    // another online, it has to wait for this one.
+    const tb = TraceBuffer.create({ cpus: 1, maxCpus: 1, subbufSize: 4096, nrSubbufs: 4, overwrite: true });
     const p = createProducerPool<Task, WriteResult>({
       tb,
       filename: fixture,

@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-import { CpuCursor, type TraceBuffer, earliest, layout } from '@tracebuf/core';
+import { CpuCursor, type TraceBuffer, earliest, followSlots, layout } from '@tracebuf/core';
 import { MetricEvent, MetricKind } from './metrics.js';
 
 /** Offsets of the metric record's fields in its payload. */
@@ -208,7 +208,7 @@ export class TelemetryAggregator {
     this.#keep = options.keepSamples ?? (() => false);
     this.#keepSpans = options.spans ?? true;
     this.#onRecord = options.onRecord;
-    for (let cpu = 0; cpu < tb.config.cpus; cpu++) this.#cursors.push(new CpuCursor(tb.mapInternal(cpu)));
+    followSlots(tb, this.#cursors, (m) => new CpuCursor(m));
   }
 
   /** Events in the buffer that were not metric records. */
@@ -251,6 +251,8 @@ export class TelemetryAggregator {
   /** Aggregates every record committed now (merged in time order). Returns how many. */
   drain(): number {
     let n = 0;
+    // Slots that came online since (threads beyond the slots there were).
+    followSlots(this.#tb, this.#cursors, (m) => new CpuCursor(m));
     for (;;) {
       const best = earliest(this.#cursors);
       if (best === undefined) return n;

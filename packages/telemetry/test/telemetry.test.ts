@@ -58,6 +58,20 @@ describe('metrics from workers, aggregated', () => {
     agg.close();
   });
 
+  it('threads beyond the slots: metrics() brings a slot online; the aggregator made before reads it', async () => {
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 64, overwrite: false, clock: 'local' });
+    const agg = new TelemetryAggregator(tb);
+    metrics(tb).counter('requests').add(1); // this thread takes the only slot
+    const count = 300;
+    const results = await Promise.all([0, 1].map((index) => run<{ dropped: number }>('metrics-worker.mjs', { handle: tb.handle, index, count })));
+    expect(results.map((r) => r.dropped)).toEqual([0, 0]);
+    expect(tb.cpus).toBeGreaterThanOrEqual(2);
+    expect(agg.drain()).toBe(1 + 2 * count * 5);
+    expect(agg.total().counters.requests!.total).toBe(1 + 2 * count * 2);
+    expect(Object.keys(agg.total().histogramsByThread.latency_ns!)).toHaveLength(2);
+    agg.close();
+  });
+
   it('interval() covers what came since the last call', () => {
     const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 16 });
     const agg = new TelemetryAggregator(tb);
