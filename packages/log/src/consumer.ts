@@ -10,7 +10,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { CpuCursor, LOST_EVENTS_UNKNOWN, TraceBuffer, TraceBufferError, defineEvent, earliest, followSlots, layout } from '@tracebuf/core';
-import { type CompiledFormat, FastRenderer, LineBuffer, compileFormat } from './line.js';
+import { type CompiledFormat, FastRenderer, LineBuffer, type RecordStrings, compileFormat } from './line.js';
 import { type Decoded, Decoder, LogEvent, MSG_NONE, RecordFlag } from './record.js';
 
 /** The event a pino destination writes: one pre-serialized line. */
@@ -151,6 +151,13 @@ export class LogConsumer {
   readonly #epochOffsetMs: number | undefined;
   readonly #out = new LineBuffer();
   readonly #fast = new FastRenderer();
+  /** Bindings and key shapes by string-table ID, as the renderer and the decoder need them. */
+  readonly #bindingsById = new Map<number, { readonly text: string; readonly bytes: Uint8Array }>();
+  readonly #shapes = new Map<number, { readonly keys: readonly string[]; readonly prefixes: readonly Uint8Array[] }>();
+  readonly #recordStrings: RecordStrings = {
+    bindings: (id) => this.#tryStrings(() => this.#bindingsOf(id).bytes),
+    shape: (id) => this.#tryStrings(() => this.#shapeOf(id).prefixes),
+  };
   readonly #heads = new Map<number, Uint8Array>();
   readonly #prefixBytes: Uint8Array;
   #lines = 0;
@@ -184,8 +191,49 @@ export class LogConsumer {
     this.#prefixBytes = Buffer.from(this.#prefix, 'utf8');
     for (const [level, head] of LEVEL_LINES) this.#heads.set(level, Buffer.from(head, 'utf8'));
     this.#epochOffsetMs = tb.config.clock === 'counter' ? undefined : Date.now() - tb.now() / 1e6;
+    this.#decoder.shapeKeys = (id) => this.#shapeOf(id).keys;
     this.#ring = { tb, logId: LogEvent.registerIn(tb.events), lineId: LogLineEvent.registerIn(tb.events), formats: new Map() };
     this.#follow();
+  }
+
+  /** `fn()`, or undefined when it names a string the table does not have (the general path says so). */
+  #tryStrings<T>(fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof TraceBufferError) return undefined;
+      throw err;
+    }
+  }
+
+  /** The bindings interned as `id`. `EINVAL` when there is no such string. */
+  #bindingsOf(id: number): { readonly text: string; readonly bytes: Uint8Array } {
+    let b = this.#bindingsById.get(id);
+    if (b === undefined) {
+      const text = this.#ring.tb.strings.get(id);
+      b = { text, bytes: Buffer.from(text, 'utf8') };
+      this.#bindingsById.set(id, b);
+    }
+    return b;
+  }
+
+  /** The keys of shape `id` (a JSON array of strings in the string table). `EINVAL` when it is not one. */
+  #shapeOf(id: number): { readonly keys: readonly string[]; readonly prefixes: readonly Uint8Array[] } {
+    let shape = this.#shapes.get(id);
+    if (shape === undefined) {
+      let keys: unknown;
+      try {
+        keys = JSON.parse(this.#ring.tb.strings.get(id));
+      } catch (err) {
+        if (err instanceof TraceBufferError) throw err;
+      }
+      if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) {
+        throw new TraceBufferError('EINVAL', `log record refers to a string that is not a key shape: shape=${id}`);
+      }
+      shape = { keys, prefixes: keys.map((k: string) => Buffer.from(`,${JSON.stringify(k)}:`, 'utf8')) };
+      this.#shapes.set(id, shape);
+    }
+    return shape;
   }
 
   /** Cursors for the slots that came online since (threads beyond the slots there were). */
@@ -301,7 +349,7 @@ export class LogConsumer {
       } catch {
         format = undefined;
       }
-      if ((!hasMsg || format !== undefined) && this.#fast.render(out, bytes, view, start, end, format)) {
+      if ((!hasMsg || format !== undefined) && this.#fast.render(out, bytes, view, start, end, format, this.#recordStrings)) {
         this.#lines++;
         if (out.at >= FLUSH_BYTES) this.#flush();
         return;
@@ -312,7 +360,7 @@ export class LogConsumer {
       if (end > at + length) throw new TraceBufferError('EINVAL', `log record data runs past the record: offset=${start}`);
       d.load(bytes, start, end);
       const flags = d.u8();
-      const bindings = d.text(d.u32());
+      const bindings = (flags & RecordFlag.BINDINGS_ID) !== 0 ? this.#bindingsOf(d.u32()).text : d.text(d.u32());
       let msg: string | undefined;
       let msgJson: string | undefined;
       if ((flags & RecordFlag.MSG_INLINE) !== 0) {

@@ -133,6 +133,14 @@ export class LineBuffer {
 }
 
 /** Reads the tagged values of a record for the fast path (no bounds surprises: `end` is checked). */
+/** The strings a record refers to by ID, as the renderer needs them (undefined: no such string). */
+export interface RecordStrings {
+  /** The bytes of the bindings interned as `id`. */
+  bindings(id: number): Uint8Array | undefined;
+  /** The `,"key":` bytes of each key of shape `id`. */
+  shape(id: number): readonly Uint8Array[] | undefined;
+}
+
 export class FastRenderer {
   #src: Uint8Array = new Uint8Array(0);
   #view: DataView = new DataView(new ArrayBuffer(0));
@@ -243,7 +251,7 @@ export class FastRenderer {
    * bindings, merging object, `"msg"`, `}\n`. Returns false (leaving `out.at` anywhere: the
    * caller rewinds) when the fast path does not cover it.
    */
-  render(out: LineBuffer, src: Uint8Array, view: DataView, start: number, end: number, format: CompiledFormat | undefined): boolean {
+  render(out: LineBuffer, src: Uint8Array, view: DataView, start: number, end: number, format: CompiledFormat | undefined, strings: RecordStrings): boolean {
     this.#src = src;
     this.#view = view;
     this.#at = start;
@@ -251,14 +259,36 @@ export class FastRenderer {
     if (start + 5 > end) return false;
     const flags = src[this.#at++]!;
     if ((flags & RecordFlag.MSG_INLINE) !== 0) return false;
-    const bindings = this.#u32();
-    if (this.#at + bindings > end) return false;
-    out.bytes(src, this.#at, this.#at + bindings);
-    this.#at += bindings;
+    if ((flags & RecordFlag.BINDINGS_ID) !== 0) {
+      const bytes = strings.bindings(this.#u32());
+      if (bytes === undefined) return false;
+      out.ensure(bytes.length);
+      out.bytes(bytes);
+    } else {
+      const bindings = this.#u32();
+      if (this.#at + bindings > end) return false;
+      out.bytes(src, this.#at, this.#at + bindings);
+      this.#at += bindings;
+    }
     if ((flags & RecordFlag.HAS_OBJECT) !== 0) {
       if (this.#at >= end) return false;
       const tag = src[this.#at]!;
-      if (tag === Tag.FLAT) {
+      if (tag === Tag.SHAPED) {
+        if (this.#at + 5 > end) return false;
+        const keys = strings.shape(view.getUint32(this.#at + 1, true));
+        if (keys === undefined) return false;
+        this.#at += 5;
+        for (let i = 0; i < keys.length; i++) {
+          const size = this.#skip(this.#at);
+          if (size < 0) return false;
+          if (src[this.#at] !== Tag.UNDEFINED) {
+            out.ensure(keys[i]!.length);
+            out.bytes(keys[i]!);
+            if (!this.#json(out, this.#at)) return false;
+          }
+          this.#at += size;
+        }
+      } else if (tag === Tag.FLAT) {
         if (this.#at + 3 > end) return false;
         const count = view.getUint16(this.#at + 1, true);
         this.#at += 3;

@@ -5,7 +5,16 @@
  * @packageDocumentation
  */
 import { NO_STRING, type Producer, THREAD_PID, type TraceBuffer, TraceBufferError, layout } from '@tracebuf/core';
-import { ENCODER_SLACK, Encoder, LogEvent, MSG_NONE, RecordFlag, errorObject, safeJson } from './record.js';
+import { ENCODER_SLACK, Encoder, LogEvent, MSG_NONE, RecordFlag, type ShapeCache, errorObject, safeJson } from './record.js';
+
+/** What a thread's sink knows of one message format: its string-table ID and its objects' keys. */
+interface Statement extends ShapeCache {
+  /** The message's ID, or {@link MSG_NONE} when it could not be interned (it is stored inline). */
+  readonly msgId: number;
+}
+
+/** Message formats one thread remembers (past it, a new one is looked up in the string table). */
+const STATEMENT_CACHE_LIMIT = 4096;
 
 /** pino's levels. */
 export const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
@@ -44,6 +53,12 @@ class ThreadSink {
   readonly levelOffset: number;
   readonly msgOffset: number;
   readonly locOffset: number;
+  readonly intern: (s: string) => number;
+  readonly #statements = new Map<string, Statement>();
+  /** The statement of calls without a message. */
+  readonly #noMsg: Statement = { msgId: MSG_NONE, keys: undefined, id: 0 };
+  #lastMsg: string | undefined;
+  #last: Statement = this.#noMsg;
 
   constructor(tb: TraceBuffer, cpu: number | undefined) {
     this.producer = tb.threadProducer(cpu);
@@ -58,34 +73,52 @@ class ThreadSink {
     this.maxData = Math.min(0xffff, this.producer.maxPayload - this.dataOffset);
     this.encoder = new Encoder(this.maxData + 64);
     this.encoder.room = this.maxData - ENCODER_SLACK;
+    this.intern = (text) => this.strings.intern(text);
+  }
+
+  /** The statement of message `msg` (the last one is checked first: loops log the same line). */
+  #statement(msg: string): Statement {
+    if (msg === this.#lastMsg) return this.#last;
+    let st = this.#statements.get(msg);
+    if (st === undefined) {
+      const id = this.strings.intern(msg);
+      st = { msgId: id === NO_STRING ? MSG_NONE : id, keys: undefined, id: 0 };
+      if (this.#statements.size < STATEMENT_CACHE_LIMIT) this.#statements.set(msg, st);
+    }
+    this.#lastMsg = msg;
+    this.#last = st;
+    return st;
   }
 
   /** Stores one record. Returns false when the ring dropped it (counted by the buffer). */
-  write(level: number, bindings: Uint8Array, obj: object | undefined, msg: unknown, args: readonly unknown[], argStart: number): boolean {
+  write(level: number, bindings: Uint8Array, bindingsId: number, obj: object | undefined, msg: unknown, args: ArrayLike<unknown>, argStart: number, argEnd: number): boolean {
     const e = this.encoder;
     e.at = 0;
-    let msgId = MSG_NONE;
+    let st = this.#noMsg;
     let flags = 0;
     if (typeof msg === 'string') {
       flags |= RecordFlag.HAS_MSG;
-      msgId = this.strings.intern(msg);
-      if (msgId === NO_STRING) {
-        msgId = MSG_NONE;
-        flags |= RecordFlag.MSG_INLINE;
-      }
+      st = this.#statement(msg);
+      if (st.msgId === MSG_NONE) flags |= RecordFlag.MSG_INLINE;
     } else if (msg !== undefined) {
       // A number or boolean message stays one in the line (as pino writes it).
       flags |= RecordFlag.HAS_MSG | RecordFlag.MSG_INLINE;
     }
     if (obj !== undefined) flags |= RecordFlag.HAS_OBJECT;
-    e.u8(flags);
-    e.u32(bindings.length);
-    e.raw(bindings);
+    if (bindingsId !== NO_STRING) {
+      e.u8(flags | RecordFlag.BINDINGS_ID);
+      e.u32(bindingsId);
+    } else {
+      e.u8(flags);
+      e.u32(bindings.length);
+      e.raw(bindings);
+    }
     if ((flags & RecordFlag.MSG_INLINE) !== 0) e.value(msg);
-    if (obj !== undefined) e.object(obj);
-    const argc = Math.max(0, args.length - argStart);
+    if (obj !== undefined) e.object(obj, st, this.intern);
+    const msgId = st.msgId;
+    const argc = Math.max(0, argEnd - argStart);
     e.u8(Math.min(argc, 255));
-    for (let i = argStart; i < args.length && i - argStart < 255; i++) e.value(args[i]);
+    for (let i = argStart; i < argEnd && i - argStart < 255; i++) e.value(args[i]);
     const n = e.at;
     const p = this.producer;
     const r = p.reserve(this.dataOffset + n);
@@ -144,6 +177,8 @@ function serializeBindings(bindings: Readonly<Record<string, unknown>> | undefin
 export class Logger {
   readonly #sink: ThreadSink;
   readonly #bindings: Uint8Array;
+  /** The bindings' string-table ID (records carry it instead of the bytes), or NO_STRING. */
+  readonly #bindingsId: number;
   readonly #bindingsText: string;
   #level: number;
   readonly trace: LogFn;
@@ -160,9 +195,35 @@ export class Logger {
     this.#sink = sink;
     this.#bindingsText = bindingsText;
     this.#bindings = Buffer.from(bindingsText, 'utf8');
+    this.#bindingsId = bindingsText === '' ? NO_STRING : sink.strings.intern(bindingsText);
     this.#level = level;
-    // Arrow functions closing over the logger (callable detached, as pino's methods are).
-    const method = (value: number): LogFn => ((a?: unknown, ...rest: unknown[]): void => this.#log(value, a, rest)) as LogFn;
+    // Functions closing over the logger (callable detached, as pino's methods are). Up to four
+    // arguments after the first go through a reused array: no allocation per call.
+    const method = (value: number): LogFn => {
+      const logger = this;
+      return function log(a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown): void {
+        const n = arguments.length;
+        // Not while a call of this logger is in progress (a toJSON() that logs): it owns #rest.
+        if (n <= 5 && !logger.#inCall) {
+          const rest = logger.#rest;
+          rest[0] = b;
+          rest[1] = c;
+          rest[2] = d;
+          rest[3] = e;
+          logger.#inCall = true;
+          try {
+            logger.#log(value, a, rest, n > 0 ? n - 1 : 0);
+          } finally {
+            logger.#inCall = false;
+            rest[0] = rest[1] = rest[2] = rest[3] = undefined;
+          }
+        } else {
+          // eslint-disable-next-line prefer-rest-params
+          const all = Array.prototype.slice.call(arguments, 1) as unknown[];
+          logger.#log(value, a, all, all.length);
+        }
+      } as LogFn;
+    };
     this.trace = method(LEVELS.trace);
     this.debug = method(LEVELS.debug);
     this.info = method(LEVELS.info);
@@ -171,7 +232,11 @@ export class Logger {
     this.fatal = method(LEVELS.fatal);
   }
 
-  #log(level: number, first: unknown, rest: readonly unknown[]): void {
+  /** The arguments after the first of the call in progress (see the methods). */
+  readonly #rest: unknown[] = [undefined, undefined, undefined, undefined];
+  #inCall = false;
+
+  #log(level: number, first: unknown, rest: readonly unknown[], restLength: number): void {
     if (level < this.#level) return;
     let obj: object | undefined;
     let msg: unknown;
@@ -197,7 +262,7 @@ export class Logger {
     } else if (first !== undefined) {
       msg = String(first);
     }
-    if (!this.#sink.write(level, this.#bindings, obj, msg, rest, argStart)) this.dropped++;
+    if (!this.#sink.write(level, this.#bindings, this.#bindingsId, obj, msg, rest, argStart, restLength)) this.dropped++;
   }
 
   /** The least level written. */

@@ -7,10 +7,11 @@
  * bytes), so trace-cmd and `tracebuf report` show it too. `data`:
  *
  * ```
- *  u8 flags (HAS_OBJECT, MSG_INLINE, HAS_MSG)
- *  u32 length, bindings: the logger's pre-serialized JSON members (`,"name":"app","reqId":7`)
+ *  u8 flags (HAS_OBJECT, MSG_INLINE, HAS_MSG, BINDINGS_ID)
+ *  bindings: the logger's pre-serialized JSON members (`,"name":"app","reqId":7`):
+ *    [BINDINGS_ID: u32, their ID in the buffer's string table; else u32 length + the bytes]
  *  [MSG_INLINE: a string value]
- *  [HAS_OBJECT: a value: the merging object]
+ *  [HAS_OBJECT: a value: the merging object — FLAT, SHAPED or JSON]
  *  u8 argc, then argc values
  * ```
  *
@@ -27,7 +28,7 @@ export const LogEvent = defineEvent('log', { level: 'u8', msg: 'u32', data: 'byt
 export const MSG_NONE = 0xffff_ffff;
 
 /** Bits of the record's flags byte. */
-export const RecordFlag = { HAS_OBJECT: 1, MSG_INLINE: 2, HAS_MSG: 4 } as const;
+export const RecordFlag = { HAS_OBJECT: 1, MSG_INLINE: 2, HAS_MSG: 4, BINDINGS_ID: 8 } as const;
 
 /** Value tags. */
 export const Tag = {
@@ -51,7 +52,21 @@ export const Tag = {
   ERROR: 10,
   /** u16 count, then count × (string key, value): a merging object with a few plain fields. */
   FLAT: 11,
+  /**
+   * u32 shape ID, then one value per key: a FLAT object whose keys are those of the shape — a
+   * string-table entry holding the keys as a JSON array — so the keys are not copied per call.
+   */
+  SHAPED: 12,
 } as const;
+
+/**
+ * The keys the merging objects of one log statement had last, interned as a shape: the next
+ * object with the same keys in the same order is stored as SHAPED (values only).
+ */
+export interface ShapeCache {
+  keys: readonly string[] | undefined;
+  id: number;
+}
 
 /** What a record may run past {@link Encoder.room}: 255 one-byte values and a cut string's header, with margin. */
 export const ENCODER_SLACK = 400;
@@ -132,23 +147,11 @@ export class Encoder {
 
   /** A string value: whole, or cut to the room left. */
   string(s: string): void {
-    const units = s.length;
-    if (units <= ASCII_FAST_MAX && this.at + units + 5 <= this.room) {
-      // Short strings: a JS copy while they stay ASCII (a native Buffer#write call costs more).
-      const u8 = this.bytes;
-      const start = this.at + 5;
-      let i = 0;
-      for (; i < units; i++) {
-        const c = s.charCodeAt(i);
-        if (c >= 0x80) break;
-        u8[start + i] = c;
-      }
-      if (i === units) {
-        u8[this.at] = Tag.STRING;
-        this.#view.setUint32(this.at + 1, units, true);
-        this.at = start + units;
-        return;
-      }
+    // Short ASCII strings: a JS copy (a native Buffer#write call costs more).
+    const end = this.#ascii(s, this.at);
+    if (end >= 0) {
+      this.at = end;
+      return;
     }
     const left = Math.max(0, this.room - this.at - 9);
     const length = s.length <= left / 3 ? -1 : Buffer.byteLength(s, 'utf8');
@@ -181,8 +184,55 @@ export class Encoder {
     this.at += this.#buf.write(text, this.at, 'utf8');
   }
 
-  /** Any value. */
+  /**
+   * A short ASCII string at `at` (tag, length, bytes), copied in JS; returns the end, or -1
+   * (nothing written that counts) when it is longer than {@link ASCII_FAST_MAX}, does not fit, or
+   * is not ASCII.
+   */
+  #ascii(s: string, at: number): number {
+    const units = s.length;
+    if (units > ASCII_FAST_MAX || at + units + 5 > this.room) return -1;
+    const u8 = this.bytes;
+    const start = at + 5;
+    for (let i = 0; i < units; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) return -1;
+      u8[start + i] = c;
+    }
+    u8[at] = Tag.STRING;
+    u8[at + 1] = units;
+    u8[at + 2] = 0;
+    u8[at + 3] = 0;
+    u8[at + 4] = 0;
+    return start + units;
+  }
+
+  /** Any value: the common kinds (short ASCII strings, int32s, booleans) inline, the rest in {@link #other}. */
   value(v: unknown): void {
+    const at = this.at;
+    if (at + 16 <= this.room) {
+      if (typeof v === 'string') {
+        const end = this.#ascii(v, at);
+        if (end >= 0) this.at = end;
+        else this.string(v);
+        return;
+      }
+      if (typeof v === 'number' && (v | 0) === v && (v !== 0 || 1 / v > 0)) {
+        this.bytes[at] = Tag.INT;
+        this.#view.setInt32(at + 1, v, true);
+        this.at = at + 5;
+        return;
+      }
+      if (typeof v === 'boolean') {
+        this.bytes[at] = v ? Tag.TRUE : Tag.FALSE;
+        this.at = at + 1;
+        return;
+      }
+    }
+    this.#other(v);
+  }
+
+  #other(v: unknown): void {
     if (this.at + 16 > this.room) {
       // No room left: a string still says how long it was (a cut string's 9-byte header) while
       // the first 64 bytes of slack last; after that one byte per value.
@@ -224,10 +274,15 @@ export class Encoder {
     }
   }
 
-  /** The merging object: flat when it has a few fields of plain values, JSON otherwise. */
-  object(obj: object): void {
+  /**
+   * The merging object: SHAPED when its keys are those of `shape` (a statement's last ones),
+   * FLAT when it has a few fields of plain values (and then `shape` learns its keys, interned
+   * with `intern`), JSON otherwise.
+   */
+  object(obj: object, shape?: ShapeCache, intern?: (s: string) => number): void {
     const proto = Object.getPrototypeOf(obj) as unknown;
     if (proto === Object.prototype || proto === null) {
+      if (shape?.keys !== undefined && this.#shaped(obj, shape.keys, shape.id)) return;
       // One pass, flat while the values are plain; a nested object or too many keys start over
       // as JSON.
       const start = this.at;
@@ -250,12 +305,65 @@ export class Encoder {
       }
       if (flat) {
         this.#view.setUint16(countAt, count, true);
+        if (shape !== undefined && intern !== undefined && count > 0) learnShape(obj, count, shape, intern);
         return;
       }
       this.at = start;
     }
     this.#text(Tag.JSON, safeJson(obj));
   }
+
+  /** `obj` as SHAPED when its plain fields are exactly `keys`, in order; false (nothing written) otherwise. */
+  #shaped(obj: object, keys: readonly string[], id: number): boolean {
+    const start = this.at;
+    if (start + 5 + 16 * keys.length > this.room) return false;
+    const u8 = this.bytes;
+    u8[start] = Tag.SHAPED;
+    this.#view.setUint32(start + 1, id, true);
+    this.at = start + 5;
+    let j = 0;
+    for (const k in obj) {
+      const v = (obj as Record<string, unknown>)[k];
+      if (keys[j] !== k) {
+        // Not the shape's next key: a field that is never written (a function, a symbol), or
+        // another shape. (Past the last key, keys[j] is undefined.)
+        if (typeof v === 'function' || typeof v === 'symbol') continue;
+        this.at = start;
+        return false;
+      }
+      if ((typeof v === 'object' && v !== null && !(v instanceof Error)) || typeof v === 'function' || typeof v === 'symbol' || this.at + 32 > this.room) {
+        this.at = start;
+        return false;
+      }
+      this.value(v);
+      j++;
+    }
+    if (j === keys.length) return true;
+    this.at = start;
+    return false;
+  }
+}
+
+/**
+ * Remembers the keys of a FLAT-encoded object as `shape` (the plain fields, in order), interned
+ * as a JSON array; a full string table leaves the shape unknown. Runs only when the keys changed.
+ */
+function learnShape(obj: object, count: number, shape: ShapeCache, intern: (s: string) => number): void {
+  const keys: string[] = [];
+  for (const k in obj) {
+    const v = (obj as Record<string, unknown>)[k];
+    if (typeof v === 'function' || typeof v === 'symbol') continue;
+    keys.push(k);
+  }
+  // A record cut short (no room) wrote fewer keys than the object has: no shape from it.
+  if (keys.length !== count) return;
+  const id = intern(JSON.stringify(keys));
+  if (id < 0) {
+    shape.keys = undefined;
+    return;
+  }
+  shape.keys = keys;
+  shape.id = id;
 }
 
 /** A decoded value. `json` holds JSON text (objects, arrays, errors) as it was encoded. */
@@ -273,6 +381,10 @@ export class Decoder {
   #bytes: Uint8Array = new Uint8Array(0);
   #view: DataView = new DataView(new ArrayBuffer(0));
   #buf: Buffer = Buffer.alloc(0);
+  /** The keys of shape `id` (SHAPED objects); `EINVAL` for an unknown shape. Set by the consumer. */
+  shapeKeys: (id: number) => readonly string[] = (id) => {
+    throw new TraceBufferError('EINVAL', `log record refers to an unknown key shape: shape=${id}`);
+  };
 
   /** Points at `bytes[at, end)`; `base` is added to offsets in errors. */
   load(bytes: Uint8Array, at: number, end: number, base = 0): void {
@@ -366,6 +478,12 @@ export class Decoder {
           if (key.kind !== 'plain' && key.kind !== 'cut') throw new TraceBufferError('EINVAL', `log record has a non-string key: offset=${this.#base + at}`);
           entries.push([String(key.value), this.value()]);
         }
+        return { kind: 'flat', entries };
+      }
+      case Tag.SHAPED: {
+        const keys = this.shapeKeys(this.u32());
+        const entries: [string, Decoded][] = [];
+        for (const key of keys) entries.push([key, this.value()]);
         return { kind: 'flat', entries };
       }
       default:
