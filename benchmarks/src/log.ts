@@ -16,7 +16,7 @@
  *    alone); pino's modes write to /dev/null.
  * 2. **End to end**: lines per second from the first call until the last line is in a file, for
  *    `TRACEBUF_LOG_LINES` lines (median of 3). Ours: the calls in a worker thread, the consumer
- *    in the main thread, producer/consumer mode so nothing is lost. pino: the calls, then the
+ *    in the main thread (`consumer.run()`), producer/consumer mode so nothing is lost. pino: the calls, then the
  *    flush (and for the transport, its worker's end).
  * 3. **Same content**: the files of the end-to-end runs, with `time` removed, are compared line
  *    by line.
@@ -79,15 +79,12 @@ async function oursEndToEnd(file: string, lines: number): Promise<number> {
     });
     worker.once('error', reject);
   });
-  let finished = false;
-  void done.then(() => (finished = true));
-  // Drain while the producer runs; a full ring makes its writes wait for nothing (they would be
-  // dropped), so the consumer must keep up: it drains as fast as it can.
-  for (;;) {
-    consumer.drain();
-    if (finished) break;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+  // The consumer as users run it: `run()` drains, then waits (waitAsync) for the producer's next
+  // sub-buffer, until the producer is done; then a last drain.
+  const ac = new AbortController();
+  void done.then(() => ac.abort());
+  await consumer.run({ signal: ac.signal });
+  await done;
   consumer.close();
   const elapsed = performance.now() - started;
   await worker.terminate();

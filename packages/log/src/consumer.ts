@@ -155,14 +155,19 @@ export class LogConsumer {
   readonly #bindingsById = new Map<number, { readonly text: string; readonly bytes: Uint8Array }>();
   readonly #shapes = new Map<number, { readonly keys: readonly string[]; readonly prefixes: readonly Uint8Array[] }>();
   readonly #recordStrings: RecordStrings = {
-    bindings: (id) => this.#tryStrings(() => this.#bindingsOf(id).bytes),
-    shape: (id) => this.#tryStrings(() => this.#shapeOf(id).prefixes),
+    // The cached entry first: no closure per record.
+    bindings: (id) => this.#bindingsById.get(id)?.bytes ?? this.#tryStrings(() => this.#bindingsOf(id).bytes),
+    shape: (id) => this.#shapes.get(id)?.prefixes ?? this.#tryStrings(() => this.#shapeOf(id).prefixes),
   };
-  readonly #heads = new Map<number, Uint8Array>();
-  readonly #prefixBytes: Uint8Array;
+  /**
+   * Per standard level: `{"level":L,"time":T,"pid":P,"hostname":H` for the last millisecond `T`
+   * a line of that level had (lines of the same millisecond share it: one copy per line).
+   */
+  readonly #heads = new Map<number, { time: number; bytes: Uint8Array }>();
+  /** The last message format looked up (loops log the same statement). */
+  #lastFormatId = -1;
+  #lastFormat: CompiledFormat | undefined;
   #lines = 0;
-  #lastTime = -1;
-  #lastTimeText: Uint8Array = new Uint8Array(0);
   #lost = 0;
   #skipped = 0;
   #closed = false;
@@ -188,8 +193,7 @@ export class LogConsumer {
       this.#close = typeof dest === 'number' ? () => {} : () => closeSync(fd);
     }
     this.#prefix = `,"pid":${options.pid ?? process.pid},"hostname":${JSON.stringify(options.hostname ?? osHostname())}`;
-    this.#prefixBytes = Buffer.from(this.#prefix, 'utf8');
-    for (const [level, head] of LEVEL_LINES) this.#heads.set(level, Buffer.from(head, 'utf8'));
+    for (const level of LEVEL_LINES.keys()) this.#heads.set(level, { time: Number.NaN, bytes: new Uint8Array(0) });
     this.#epochOffsetMs = tb.config.clock === 'counter' ? undefined : Date.now() - tb.now() / 1e6;
     this.#decoder.shapeKeys = (id) => this.#shapeOf(id).keys;
     this.#ring = { tb, logId: LogEvent.registerIn(tb.events), lineId: LogLineEvent.registerIn(tb.events), formats: new Map() };
@@ -332,20 +336,23 @@ export class LogConsumer {
       // it does not cover the record.
       const out = this.#out;
       const lineStart = out.at;
-      out.ensure((end - start) * 6 + this.#prefixBytes.length + 128);
-      out.bytes(head);
-      // Lines of the same millisecond share the time's digits.
       const time = this.#time(ts);
-      if (time !== this.#lastTime) {
-        this.#lastTime = time;
-        this.#lastTimeText = Buffer.from(String(time), 'latin1');
+      if (time !== head.time) {
+        head.time = time;
+        head.bytes = Buffer.from(`${LEVEL_LINES.get(level)!}${time}${this.#prefix}`, 'utf8');
       }
-      out.bytes(this.#lastTimeText);
-      out.bytes(this.#prefixBytes);
+      out.ensure((end - start) * 6 + head.bytes.length + 128);
+      out.piece(head.bytes);
       const hasMsg = ((bytes[start] ?? 0) & RecordFlag.HAS_MSG) !== 0 && msgId !== MSG_NONE;
       let format: CompiledFormat | undefined;
       try {
-        format = hasMsg ? this.#format(ring, msgId) : undefined;
+        if (!hasMsg) format = undefined;
+        else if (msgId === this.#lastFormatId) format = this.#lastFormat;
+        else {
+          format = this.#format(ring, msgId);
+          this.#lastFormatId = msgId;
+          this.#lastFormat = format;
+        }
       } catch {
         format = undefined;
       }

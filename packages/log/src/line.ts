@@ -57,6 +57,10 @@ export function compileFormat(fmt: string): CompiledFormat {
   return { pieces, specs, slow };
 }
 
+const NULL_BYTES = Buffer.from('null');
+const TRUE_BYTES = Buffer.from('true');
+const FALSE_BYTES = Buffer.from('false');
+
 /** An output byte buffer that lines are rendered into. */
 export class LineBuffer {
   buf: Buffer = Buffer.allocUnsafe(1 << 16);
@@ -68,6 +72,23 @@ export class LineBuffer {
     const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
     this.buf.copy(bigger, 0, 0, this.at);
     this.buf = bigger;
+  }
+
+  /**
+   * A whole array of bytes (a prepared piece: a head, a prefix, bindings, a key): a native copy
+   * past 16 bytes (~19 ns for 48 bytes on Node 20, where a loop takes ~55), a loop below.
+   */
+  piece(src: Uint8Array): void {
+    const n = src.length;
+    if (n > 16) {
+      this.buf.set(src, this.at);
+      this.at += n;
+      return;
+    }
+    const b = this.buf;
+    let at = this.at;
+    for (let i = 0; i < n; i++) b[at++] = src[i]!;
+    this.at = at;
   }
 
   bytes(src: Uint8Array, from = 0, to = src.length): void {
@@ -100,6 +121,14 @@ export class LineBuffer {
       return;
     }
     let digits = 0;
+    if (n <= 0x7fff_ffff) {
+      // int32 arithmetic (the INT tag's values, and most others).
+      for (let m = n; m > 0; m = (m / 10) | 0) digits++;
+      let at = this.at + digits;
+      this.at = at;
+      for (let m = n; m > 0; m = (m / 10) | 0) b[--at] = 48 + (m % 10);
+      return;
+    }
     for (let m = n; m > 0; m = Math.floor(m / 10)) digits++;
     let at = this.at + digits;
     this.at = at;
@@ -188,9 +217,9 @@ export class FastRenderer {
   /** `null`, `true`, `false` and integers: the same text in JSON and in a `%s`. False for other tags. */
   #literal(out: LineBuffer, tag: number, at: number): boolean {
     if (tag === Tag.INT) out.int(this.#view.getInt32(at + 1, true));
-    else if (tag === Tag.NULL) out.ascii('null');
-    else if (tag === Tag.TRUE) out.ascii('true');
-    else if (tag === Tag.FALSE) out.ascii('false');
+    else if (tag === Tag.NULL) out.piece(NULL_BYTES);
+    else if (tag === Tag.TRUE) out.piece(TRUE_BYTES);
+    else if (tag === Tag.FALSE) out.piece(FALSE_BYTES);
     else return false;
     return true;
   }
@@ -263,7 +292,7 @@ export class FastRenderer {
       const bytes = strings.bindings(this.#u32());
       if (bytes === undefined) return false;
       out.ensure(bytes.length);
-      out.bytes(bytes);
+      out.piece(bytes);
     } else {
       const bindings = this.#u32();
       if (this.#at + bindings > end) return false;
@@ -283,7 +312,7 @@ export class FastRenderer {
           if (size < 0) return false;
           if (src[this.#at] !== Tag.UNDEFINED) {
             out.ensure(keys[i]!.length);
-            out.bytes(keys[i]!);
+            out.piece(keys[i]!);
             if (!this.#json(out, this.#at)) return false;
           }
           this.#at += size;
@@ -335,7 +364,7 @@ export class FastRenderer {
       if (format.slow) return false;
       out.ascii(',"msg":"');
       const { pieces, specs } = format;
-      out.bytes(pieces[0]!);
+      out.piece(pieces[0]!);
       for (let k = 0; k < specs.length; k++) {
         if (k < argc) {
           if (!this.#text(out, args[k]!, specs[k]!)) return false;
@@ -343,7 +372,7 @@ export class FastRenderer {
           out.buf[out.at++] = 0x25; // the placeholder stays, as quick-format leaves it
           out.buf[out.at++] = specs.charCodeAt(k);
         }
-        out.bytes(pieces[k + 1]!);
+        out.piece(pieces[k + 1]!);
       }
       out.buf[out.at++] = 0x22;
     }
