@@ -11,7 +11,9 @@ if (isMainThread) {
     const w = new Worker(new URL(import.meta.url), { workerData: { handle: tb.handle, lines } });
     let tStart = 0, tEnd = 0, finished = false, drainMs = 0, drains = 0;
     w.on('message', (m) => { if (m.started) tStart = performance.now(); else { tEnd = performance.now(); finished = true; } });
-    if (process.env.RUN) {
+    if (process.env.SLEEP) {
+      for (;;) { const d0 = performance.now(); const n = consumer.drain(); drainMs += performance.now() - d0; if (n) drains++; if (finished) break; await new Promise((r) => setTimeout(r, +process.env.SLEEP)); }
+    } else if (process.env.RUN) {
       const ac = new AbortController();
       w.once('message', () => w.once('message', () => ac.abort()));
       await consumer.run({ signal: ac.signal });

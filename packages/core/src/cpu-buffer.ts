@@ -283,8 +283,11 @@ export class CpuBuffer {
         `buffer would exceed its per-cpu limits (${capacity} sub-buffers, ${data.maxByteLength} bytes; see maxBytesPerCpu): nrSubbufs=${g.nrSubbufs}`,
       );
     }
+    // Bytes a grow adds are zero already (a fresh buffer, a slot coming online): only the bytes
+    // of an earlier life are zeroed.
+    const used = Math.min(data.byteLength, length);
     if (data.byteLength < length) data.grow(length);
-    new Uint8Array(data, 0, length).fill(0);
+    if (used > 0) new Uint8Array(data, 0, used).fill(0);
     const bankGen = ctl[BANK_GEN_INDEX]!;
     // The control word survives (recording off, a resetting bit held by the caller) with a new
     // generation: a producer that still holds this bank from an earlier life reloads its state
