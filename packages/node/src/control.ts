@@ -53,6 +53,7 @@ export function exposeControl(tb: TraceBuffer, port: MessagePort): ControlDispos
 
   const api: ControlApi = {
     config: () => tb.config,
+    cpus: () => tb.cpus,
     map(cpu) {
       const m = tb.map(cpu);
       const mappingId = nextMappingId++;
@@ -166,6 +167,11 @@ export class ControlClient {
   /** The buffer's configuration (`tb.config`). */
   config(): Promise<TraceBufferConfig> {
     return this.#call('config');
+  }
+
+  /** The cpu slots online now (`tb.cpus`; `config().cpus` is the count at creation). */
+  cpus(): Promise<number> {
+    return this.#call('cpus');
   }
 
   /**

@@ -53,6 +53,8 @@ export interface ControlWaitOptions {
 export interface ControlApi {
   /** The buffer's configuration. */
   config(): TraceBufferConfig;
+  /** `tb.cpus`: the cpu slots online now (slots come online while the buffer runs). */
+  cpus(): number;
   /** `tb.map(cpu)` in the owner, kept under a new mapping id; `EINVAL` for a cpu out of range. */
   map(cpu: number): MappingDescriptor;
   /** Unmaps a mapping of this channel. Idempotent: an unknown id is ignored. */
@@ -81,6 +83,7 @@ export interface ControlApi {
 /** Every operation name, once (the record type makes the compiler check the list is complete). */
 const OPERATIONS: Readonly<Record<keyof ControlApi, true>> = {
   config: true,
+  cpus: true,
   map: true,
   unmap: true,
   ioctl: true,

@@ -68,6 +68,20 @@ describe('the control channel serves the owner operations', () => {
     expect(await client.config()).toEqual(tb.config);
   });
 
+  it('cpus() follows the slots coming online; a slot brought online can be mapped remotely', async () => {
+    const { tb, client } = setup();
+    const before = await client.cpus();
+    expect(before).toBe(tb.config.cpus);
+    const held = Array.from({ length: before + 1 }, () => tb.producer());
+    expect(await client.cpus()).toBe(before + 1);
+    held.at(-1)!.write(seqPayload(7));
+    const m = await client.map(before);
+    expect(await drainRemote(m)).toEqual([7]);
+    await m.unmap();
+    const err = await client.map(before + 1).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('EINVAL');
+  });
+
   it('map() gives a descriptor of the data SharedArrayBuffer only, in the kernel mmap layout', async () => {
     const { tb, client } = setup();
     const m = await client.map(1);
