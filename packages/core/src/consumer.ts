@@ -62,13 +62,27 @@ export class ReaderRanges {
     this.read = mapping.readerRead;
   }
 
-  /** GET_READER; true when it handed out a new range. */
+  /**
+   * The producer's publish sequence when a GET_READER last handed out nothing (NaN otherwise):
+   * while it has not moved, the ring has nothing new and the call is skipped. A merging consumer
+   * asks its idle rings after every event of the busy ones; a GET_READER costs ~0.3 µs, the
+   * check one load.
+   */
+  #idleSeq = Number.NaN;
+
+  /** GET_READER (unless the producer has published nothing since the last empty one); true when it handed out a new range. */
   next(): boolean {
     const m = this.mapping;
+    const seq = m.writerSeq();
+    if (seq === this.#idleSeq) return false;
     m.ioctl(TRACE_MMAP_IOCTL_GET_READER);
     const id = m.readerId;
     const read = m.readerRead;
-    if (id === this.id && read === this.read) return false;
+    if (id === this.id && read === this.read) {
+      this.#idleSeq = seq;
+      return false;
+    }
+    this.#idleSeq = Number.NaN;
     this.from = id === this.id && read >= this.read ? this.read : 0;
     this.id = id;
     this.read = read;

@@ -26,6 +26,7 @@ import {
   TRACE_MMAP_IOCTL_GET_READER,
   TRACE_MMAP_IOCTL_WAKE,
   WAKE_SEQ_INDEX,
+  WSEQ_INDEX,
 } from './layout.js';
 
 /** The meta page (`struct trace_buffer_meta`) decoded. */
@@ -220,6 +221,16 @@ export class Mapping {
   /** Id of the reader sub-buffer, from the meta page (no allocation). */
   get readerId(): number {
     return this.#view.getUint32(META_READER_ID_OFFSET, true);
+  }
+
+  /**
+   * The producer's publish sequence (private control state, not the kernel's): it moves with
+   * every event the producer commits or drops. Unchanged since a GET_READER that handed out
+   * nothing means there is still nothing: a consumer polling an idle ring can skip the call
+   * (what {@link ReaderRanges} does). One `Atomics.load`.
+   */
+  writerSeq(): number {
+    return Atomics.load(this.#cb.ctl, WSEQ_INDEX);
   }
 
   /** Bytes of the reader sub-buffer handed out, from the meta page (no allocation). */

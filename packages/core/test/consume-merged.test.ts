@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
-import { SubbufReader, type TraceEvent, TraceBuffer } from '@tracebuf/core';
+import { CpuCursor, type Mapping, ReaderRanges, SubbufReader, type TraceEvent, TraceBuffer, earliest } from '@tracebuf/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { seqPayload } from './support/drain.js';
 import { checkEvent } from './support/events.js';
@@ -75,6 +75,63 @@ async function subbufs(stream: AsyncIterable<unknown>, size: number): Promise<Ui
   expect(all.length % size).toBe(0);
   return Array.from({ length: all.length / size }, (_, i) => new Uint8Array(all.subarray(i * size, (i + 1) * size)));
 }
+
+describe('an idle ring is not asked again until its producer publishes', () => {
+  function counted(m: Mapping): { calls: () => number } {
+    let calls = 0;
+    const ioctl = m.ioctl.bind(m);
+    m.ioctl = (cmd: number) => {
+      calls++;
+      return ioctl(cmd);
+    };
+    return { calls: () => calls };
+  }
+
+  it('ReaderRanges skips GET_READER while the publish sequence stands still', () => {
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 8, clock: 'counter' });
+    const m = tb.map(0);
+    const spy = counted(m);
+    const ranges = new ReaderRanges(m);
+    expect([ranges.next(), ranges.next(), ranges.next()]).toEqual([false, false, false]);
+    expect(spy.calls()).toBe(1);
+    const p = tb.producer(0);
+    p.write(seqPayload(16, 1));
+    expect(ranges.next()).toBe(true);
+    expect(spy.calls()).toBe(2);
+    // Nothing new: one call finds that out, the next is skipped.
+    expect([ranges.next(), ranges.next()]).toEqual([false, false]);
+    expect(spy.calls()).toBe(3);
+    // Another event moves the sequence: asked again.
+    p.write(seqPayload(16, 2));
+    expect(ranges.next()).toBe(true);
+    expect(ranges.read - ranges.from).toBeGreaterThan(0);
+    m.unmap();
+  });
+
+  it('a merging consumer asks an idle ring once per pass, not once per event of the busy one', () => {
+    const tb = TraceBuffer.create({ cpus: 2, nrSubbufs: 64, clock: 'counter' });
+    const p = tb.producer(0);
+    for (let i = 1; i <= 1000; i++) p.write(seqPayload(16, i));
+    const busy = tb.map(0);
+    const idle = tb.map(1);
+    const spy = counted(idle);
+    const cursors = [new CpuCursor(busy), new CpuCursor(idle)];
+    let n = 0;
+    for (let c = earliest(cursors); c !== undefined; c = earliest(cursors)) {
+      c.has = false;
+      n++;
+    }
+    expect(n).toBe(1000);
+    expect(spy.calls()).toBe(1);
+    // The idle ring's producer publishes: the next pass reads it.
+    tb.producer(1).write(seqPayload(16, 5000));
+    const next = earliest(cursors);
+    expect(next?.mapping.cpu).toBe(1);
+    expect(spy.calls()).toBe(2);
+    busy.unmap();
+    idle.unmap();
+  });
+});
 
 describe('tb.rawStream(cpu)', () => {
   it('lets the process exit once it is destroyed while waiting for data (no signal given)', () => {
