@@ -16,7 +16,7 @@ if (isMainThread) {
     } else if (process.env.RUN) {
       const ac = new AbortController();
       w.once('message', () => w.once('message', () => ac.abort()));
-      await consumer.run({ signal: ac.signal });
+      await consumer.run({ signal: ac.signal, bufferPercent: +(process.env.BP ?? 0) });
     } else for (;;) { const d0 = performance.now(); const n = consumer.drain(); drainMs += performance.now() - d0; if (n) drains++; if (finished) break; await new Promise((r) => setImmediate(r)); }
     consumer.close();
     const t1 = performance.now();

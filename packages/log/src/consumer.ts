@@ -393,11 +393,17 @@ export class LogConsumer {
   }
 
   /**
-   * Drains whenever a record arrives (waits on every slot with `waitAsync`, watermark 0) until
-   * `signal` aborts; drains once more at the end.
+   * Drains whenever records arrive until `signal` aborts, then once more. Between drains it waits
+   * on every slot with `waitAsync`: until a producer fills a sub-buffer (`bufferPercent` 0, the
+   * default) or that much of a ring (the kernel's `buffer_percent`), or `idleMs` (default 20)
+   * passes. `EINVAL` for a `bufferPercent` outside 0..100.
    */
-  async run(options: { readonly signal?: AbortSignal; readonly idleMs?: number } = {}): Promise<void> {
+  async run(options: { readonly signal?: AbortSignal; readonly idleMs?: number; readonly bufferPercent?: number } = {}): Promise<void> {
     const idle = options.idleMs ?? 20;
+    const bufferPercent = options.bufferPercent ?? 0;
+    if (!Number.isInteger(bufferPercent) || bufferPercent < 0 || bufferPercent > 100) {
+      throw new TraceBufferError('EINVAL', `bufferPercent must be an integer 0..100: bufferPercent=${String(bufferPercent)}`);
+    }
     while (options.signal?.aborted !== true) {
       if (this.drain() === 0) {
         const ac = new AbortController();
@@ -405,7 +411,7 @@ export class LogConsumer {
         options.signal?.addEventListener('abort', stop, { once: true });
         try {
           await Promise.race([
-            ...this.#cursors.map((c) => c.mapping.waitAsync({ bufferPercent: 0, signal: ac.signal, timeoutMs: idle }).catch(() => undefined)),
+            ...this.#cursors.map((c) => c.mapping.waitAsync({ bufferPercent, signal: ac.signal, timeoutMs: idle }).catch(() => undefined)),
           ]);
         } finally {
           ac.abort();

@@ -290,6 +290,25 @@ describe('bad input never crashes', () => {
   });
 });
 
+describe('consumer.run()', () => {
+  it('drains until aborted, with a watermark; a bad one is EINVAL', async () => {
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 16 });
+    const { consumer, lines } = collector(tb);
+    await expect(consumer.run({ bufferPercent: 101 })).rejects.toThrow(/EINVAL: bufferPercent must be an integer 0\.\.100: bufferPercent=101/);
+    const ac = new AbortController();
+    const running = consumer.run({ signal: ac.signal, bufferPercent: 50, idleMs: 5 });
+    const log = createLogger(tb);
+    log.info('one');
+    // Below the watermark: the idle timeout drains it.
+    for (let i = 0; i < 200 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['one']);
+    log.info('two');
+    ac.abort();
+    await running;
+    expect(lines).toHaveLength(2);
+  });
+});
+
 describe('records naming strings the table does not have', () => {
   it('unknown bindings, an unknown key shape, a string that is not a shape: a line that says so', () => {
     const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 16 });
