@@ -152,13 +152,22 @@ export function followSlots<T>(host: ConsumerHost, cursors: T[], open: (m: Mappi
   return cursors;
 }
 
-/** Waits until any of `mappings` has data (or `signal` aborts); the other waits are cancelled. */
-async function waitAny(mappings: readonly Mapping[], signal: AbortSignal | undefined): Promise<void> {
+/**
+ * Waits until any of `mappings` reaches the watermark (`bufferPercent`, default 0: a filled
+ * sub-buffer or any data, as `waitAsync`), `timeoutMs` passes or `signal` aborts — resolving in
+ * each case; the other waits are cancelled. Any other failure rejects (a consumer loop must not
+ * go on without waiting).
+ */
+export async function waitAny(
+  mappings: readonly Mapping[],
+  options: { readonly signal?: AbortSignal | undefined; readonly bufferPercent?: number; readonly timeoutMs?: number } = {},
+): Promise<void> {
+  const { signal, bufferPercent = 0, timeoutMs } = options;
   const ac = new AbortController();
   const onAbort = (): void => ac.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    await Promise.race(mappings.map((m) => m.waitAsync({ bufferPercent: 0, signal: ac.signal })));
+    await Promise.race(mappings.map((m) => m.waitAsync({ bufferPercent, signal: ac.signal, ...(timeoutMs === undefined ? {} : { timeoutMs }) })));
   } catch (err) {
     if (!(err instanceof AbortError)) throw err;
   } finally {
@@ -183,7 +192,7 @@ export async function* consumeEvents(host: ConsumerHost, options: ConsumeOptions
         if (options.untilEmpty === true) return;
         await waitAny(
           cursors.map((c) => c.mapping),
-          signal,
+          { signal },
         );
         continue;
       }
@@ -272,7 +281,7 @@ export function rawStream(host: ConsumerHost, cpu: number, options: ConsumeOptio
               return;
             }
             if (closed.signal.aborted) return;
-            await waitAny([m], closed.signal);
+            await waitAny([m], { signal: closed.signal });
             if (closed.signal.aborted) return;
           }
         } catch (err) {

@@ -11,7 +11,7 @@ export type { Reservation } from './producer.js';
 export { AbortError, Mapping, decodeMeta } from './mapping.js';
 export type { MapRange, MappingMeta, WaitAsyncOptions, WaitOptions } from './mapping.js';
 export { SubbufReader, LOST_EVENTS_UNKNOWN } from './decoder.js';
-export { CpuCursor, ReaderRanges, copySubbuf, earliest, followSlots, rangeParts } from './consumer.js';
+export { CpuCursor, ReaderRanges, copySubbuf, earliest, followSlots, rangeParts, waitAny } from './consumer.js';
 export type { ConsumeOptions, TraceEvent } from './consumer.js';
 export { CpuBuffer, cpuDataLength } from './cpu-buffer.js';
 export type { Geometry, WriterSnapshot } from './cpu-buffer.js';

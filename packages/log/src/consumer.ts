@@ -9,7 +9,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
-import { CpuCursor, LOST_EVENTS_UNKNOWN, TraceBuffer, TraceBufferError, defineEvent, earliest, followSlots, layout } from '@tracebuf/core';
+import { CpuCursor, LOST_EVENTS_UNKNOWN, TraceBuffer, TraceBufferError, defineEvent, earliest, followSlots, layout, waitAny } from '@tracebuf/core';
 import { type CompiledFormat, FastRenderer, LineBuffer, type RecordStrings, compileFormat } from './line.js';
 import { type Decoded, Decoder, LogEvent, MSG_NONE, RecordFlag } from './record.js';
 
@@ -406,17 +406,10 @@ export class LogConsumer {
     }
     while (options.signal?.aborted !== true) {
       if (this.drain() === 0) {
-        const ac = new AbortController();
-        const stop = (): void => ac.abort();
-        options.signal?.addEventListener('abort', stop, { once: true });
-        try {
-          await Promise.race([
-            ...this.#cursors.map((c) => c.mapping.waitAsync({ bufferPercent, signal: ac.signal, timeoutMs: idle }).catch(() => undefined)),
-          ]);
-        } finally {
-          ac.abort();
-          options.signal?.removeEventListener('abort', stop);
-        }
+        await waitAny(
+          this.#cursors.map((c) => c.mapping),
+          { signal: options.signal, bufferPercent, timeoutMs: idle },
+        );
       }
     }
     this.drain();

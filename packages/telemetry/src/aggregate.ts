@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-import { CpuCursor, type TraceBuffer, earliest, followSlots, layout } from '@tracebuf/core';
+import { CpuCursor, type TraceBuffer, earliest, followSlots, layout, waitAny } from '@tracebuf/core';
 import { MetricEvent, MetricKind } from './metrics.js';
 
 /** Offsets of the metric record's fields in its payload. */
@@ -366,15 +366,10 @@ export class TelemetryAggregator {
         options.onInterval?.(this.interval());
       }
       const wait = Math.max(1, Math.min(20, next - performance.now()));
-      const ac = new AbortController();
-      const stop = (): void => ac.abort();
-      options.signal?.addEventListener('abort', stop, { once: true });
-      try {
-        await Promise.race(this.#cursors.map((c) => c.mapping.waitAsync({ bufferPercent: 0, signal: ac.signal, timeoutMs: wait }).catch(() => undefined)));
-      } finally {
-        ac.abort();
-        options.signal?.removeEventListener('abort', stop);
-      }
+      await waitAny(
+        this.#cursors.map((c) => c.mapping),
+        { signal: options.signal, timeoutMs: wait },
+      );
     }
     this.drain();
   }
