@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import { TraceBuffer } from '@tracebuf/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { codeOf } from './support/errors.js';
 import { checkEvent } from './support/events.js';
 
 const workers = new Set<Worker>();
@@ -14,15 +15,6 @@ afterEach(async () => {
   await Promise.all([...workers].map((w) => w.terminate()));
   workers.clear();
 });
-
-function codeOf(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return (err as { code?: unknown }).code;
-  }
-  return undefined;
-}
 
 describe('cpu slots coming online', () => {
   it('maxCpus: default max(cpus, 128), at least cpus, EINVAL naming the value otherwise', () => {
