@@ -17,7 +17,7 @@ import { type OptionSpec, UsageError, helpText, intOption, parseArgs } from './a
 /** The options of `tracebuf record`. */
 export const RECORD_OPTIONS: readonly OptionSpec[] = [
   { name: 'output', short: 'o', type: 'string', value: 'file', help: 'trace.dat to write (default: trace.dat)' },
-  { name: 'cpus', type: 'string', value: 'n', help: 'cpu slots (rings) of the buffer (default: 4; with --pool: the pool size)' },
+  { name: 'cpus', type: 'string', value: 'n', help: 'cpu slots (rings) online at the start; threads beyond them bring more online (default: 4; with --pool: the pool size)' },
   { name: 'nr-subbufs', type: 'string', value: 'n', help: 'sub-buffers per ring (default: 256)' },
   { name: 'subbuf-size', type: 'string', value: 'bytes', help: 'sub-buffer size, a power of two 4096..1048576 (default: 4096)' },
   { name: 'clock', type: 'string', value: 'name', help: 'mono | local | counter (default: mono)' },
