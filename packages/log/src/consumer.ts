@@ -30,8 +30,10 @@ export interface LogConsumerOptions {
 export interface LogConsumerStats {
   /** Lines written (records and lost-record lines). */
   readonly lines: number;
-  /** Records reported lost. */
+  /** Records reported lost (overwritten before they were read). */
   readonly lost: number;
+  /** Records reported dropped (refused by a full ring, or while recording was off). */
+  readonly dropped: number;
   /** Events that were not log records (other typed events in the same buffer). */
   readonly skipped: number;
 }
@@ -169,6 +171,9 @@ export class LogConsumer {
   #lastFormat: CompiledFormat | undefined;
   #lines = 0;
   #lost = 0;
+  #dropped = 0;
+  /** Per cpu: drops already reported by a line (close() reports the rest). */
+  readonly #reportedDrops: number[] = [];
   #skipped = 0;
   #closed = false;
 
@@ -252,7 +257,7 @@ export class LogConsumer {
 
   /** Lines, lost records and skipped events so far. */
   get stats(): LogConsumerStats {
-    return { lines: this.#lines, lost: this.#lost, skipped: this.#skipped };
+    return { lines: this.#lines, lost: this.#lost, dropped: this.#dropped, skipped: this.#skipped };
   }
 
   #emit(text: string): void {
@@ -293,24 +298,39 @@ export class LogConsumer {
       const best = earliest(this.#cursors);
       if (best === undefined) break;
       const r = best.reader;
-      if (best.lost !== 0) this.#lostLine(best.mapping.cpu, best.lost, r.timestamp);
+      if (best.lost !== 0) {
+        // The thread of the record after the gap: the one writing on that ring.
+        const pidAt = r.payloadOffset + layout.COMMON_PID_OFFSET;
+        const b = r.bytes;
+        this.#lostLine(best.mapping.cpu, best.lost, r.timestamp, b[pidAt]! | (b[pidAt + 1]! << 8) | (b[pidAt + 2]! << 16) | (b[pidAt + 3]! << 24));
+      }
       best.lost = 0;
       best.has = false;
-      this.#record(this.#ring, r.bytes, r.payloadOffset, r.payloadLength, r.timestamp);
+      this.#record(this.#ring, best.mapping.cpu, r.bytes, r.payloadOffset, r.payloadLength, r.timestamp);
     }
     this.#flush();
     return this.#lines - before;
   }
 
-  #lostLine(cpu: number, lost: number, ts: number): void {
+  #lostLine(cpu: number, lost: number, ts: number, tid: number): void {
     this.#lost += lost > 0 ? lost : 0;
     const count = lost === LOST_EVENTS_UNKNOWN ? 'an unknown number of' : String(lost);
     this.#emit(
-      `{"level":40,"time":${this.#time(ts)}${this.#prefix},"lost":${lost === LOST_EVENTS_UNKNOWN ? null : lost},"cpu":${cpu},"msg":"tracebuf: ${count} log records lost on cpu ${cpu}"}\n`,
+      `{"level":40,"time":${this.#time(ts)}${this.#prefix},"lost":${lost === LOST_EVENTS_UNKNOWN ? null : lost},"cpu":${cpu},"tid":${tid},"msg":"tracebuf: ${count} log records lost on cpu ${cpu} (overwritten before they were read; thread ${tid} writes there)"}\n`,
     );
   }
 
-  #record(ring: Ring, bytes: Uint8Array, at: number, length: number, ts: number): void {
+  /** A line for `count` records the ring of `cpu` refused from thread `tid` (`tid` 0: unknown). */
+  #droppedLine(cpu: number, count: number, tid: number, ts: number, after: string): void {
+    this.#dropped += count;
+    this.#reportedDrops[cpu] = (this.#reportedDrops[cpu] ?? 0) + count;
+    const by = tid === 0 ? '' : ` by thread ${tid}`;
+    this.#emit(
+      `{"level":40,"time":${this.#time(ts)}${this.#prefix},"dropped":${count},"cpu":${cpu}${tid === 0 ? '' : `,"tid":${tid}`},"msg":"tracebuf: ${count} log records dropped on cpu ${cpu}${by} (${after})"}\n`,
+    );
+  }
+
+  #record(ring: Ring, cpu: number, bytes: Uint8Array, at: number, length: number, ts: number): void {
     const d = this.#decoder;
     d.load(bytes, at, at + length);
     const view = d.view;
@@ -331,6 +351,9 @@ export class LogConsumer {
     const head = this.#heads.get(level);
     const start = at + (loc & 0xffff);
     const end = start + (loc >>> 16);
+    if (((bytes[start] ?? 0) & RecordFlag.DROPS) !== 0 && start + 5 <= Math.min(end, at + length)) {
+      this.#droppedLine(cpu, view.getUint32(start + 1, true), view.getInt32(at + layout.COMMON_PID_OFFSET, true), ts, 'the ring was full or recording off');
+    }
     if (head !== undefined && end <= at + length && ((bytes[start] ?? 0) & RecordFlag.MSG_INLINE) === 0) {
       // The fast path: the line rendered from the bytes (line.ts); the general path below when
       // it does not cover the record.
@@ -367,6 +390,7 @@ export class LogConsumer {
       if (end > at + length) throw new TraceBufferError('EINVAL', `log record data runs past the record: offset=${start}`);
       d.load(bytes, start, end);
       const flags = d.u8();
+      if ((flags & RecordFlag.DROPS) !== 0) d.u32();
       const bindings = (flags & RecordFlag.BINDINGS_ID) !== 0 ? this.#bindingsOf(d.u32()).text : d.text(d.u32());
       let msg: string | undefined;
       let msgJson: string | undefined;
@@ -427,6 +451,14 @@ export class LogConsumer {
   close(): void {
     if (this.#closed) return;
     this.drain();
+    // Records refused after a ring's last record have no record to carry their count: the
+    // buffer's own count (droppedEvents) says how many, once.
+    const tb = this.#ring.tb;
+    for (let cpu = 0; cpu < this.#cursors.length; cpu++) {
+      const unreported = tb.stats(cpu).droppedEvents - (this.#reportedDrops[cpu] ?? 0);
+      if (unreported > 0) this.#droppedLine(cpu, unreported, 0, tb.now(), 'after its last record');
+    }
+    this.#flush();
     this.#closed = true;
     for (const c of this.#cursors) c.mapping.unmap();
     this.#close();

@@ -288,6 +288,11 @@ export class FastRenderer {
     if (start + 5 > end) return false;
     const flags = src[this.#at++]!;
     if ((flags & RecordFlag.MSG_INLINE) !== 0) return false;
+    // (The consumer has written the drop line already.)
+    if ((flags & RecordFlag.DROPS) !== 0) {
+      if (start + 9 > end) return false;
+      this.#at += 4;
+    }
     if ((flags & RecordFlag.BINDINGS_ID) !== 0) {
       const bytes = strings.bindings(this.#u32());
       if (bytes === undefined) return false;

@@ -59,6 +59,11 @@ class ThreadSink {
   readonly #noMsg: Statement = { msgId: MSG_NONE, keys: undefined, id: 0 };
   #lastMsg: string | undefined;
   #last: Statement = this.#noMsg;
+  /**
+   * Records the ring refused (full in producer/consumer mode, recording off) since the last one
+   * it took: the next record carries the count (DROPS), and the consumer writes a line saying so.
+   */
+  #unreported = 0;
 
   constructor(tb: TraceBuffer, cpu: number | undefined) {
     this.producer = tb.threadProducer(cpu);
@@ -105,11 +110,13 @@ class ThreadSink {
       flags |= RecordFlag.HAS_MSG | RecordFlag.MSG_INLINE;
     }
     if (obj !== undefined) flags |= RecordFlag.HAS_OBJECT;
+    if (this.#unreported !== 0) flags |= RecordFlag.DROPS;
+    if (bindingsId !== NO_STRING) flags |= RecordFlag.BINDINGS_ID;
+    e.u8(flags);
+    if (this.#unreported !== 0) e.u32(this.#unreported);
     if (bindingsId !== NO_STRING) {
-      e.u8(flags | RecordFlag.BINDINGS_ID);
       e.u32(bindingsId);
     } else {
-      e.u8(flags);
       e.u32(bindings.length);
       e.raw(bindings);
     }
@@ -122,7 +129,10 @@ class ThreadSink {
     const n = e.at;
     const p = this.producer;
     const r = p.reserve(this.dataOffset + n);
-    if (r === null) return false;
+    if (r === null) {
+      this.#unreported++;
+      return false;
+    }
     const o = r.offset;
     const w = r.words;
     const u8 = r.bytes;
@@ -137,7 +147,12 @@ class ThreadSink {
     const src = e.words;
     const base = (o + this.dataOffset) >> 2;
     for (let i = 0, end = (n + 3) >> 2; i < end; i++) w[base + i] = src[i]!;
-    return p.commit();
+    if (!p.commit()) {
+      this.#unreported++;
+      return false;
+    }
+    this.#unreported = 0;
+    return true;
   }
 }
 

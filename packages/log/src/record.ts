@@ -7,7 +7,8 @@
  * bytes), so trace-cmd and `tracebuf report` show it too. `data`:
  *
  * ```
- *  u8 flags (HAS_OBJECT, MSG_INLINE, HAS_MSG, BINDINGS_ID)
+ *  u8 flags (HAS_OBJECT, MSG_INLINE, HAS_MSG, BINDINGS_ID, DROPS)
+ *  [DROPS: u32, records this thread's ring refused since its last record]
  *  bindings: the logger's pre-serialized JSON members (`,"name":"app","reqId":7`):
  *    [BINDINGS_ID: u32, their ID in the buffer's string table; else u32 length + the bytes]
  *  [MSG_INLINE: a string value]
@@ -28,7 +29,7 @@ export const LogEvent = defineEvent('log', { level: 'u8', msg: 'u32', data: 'byt
 export const MSG_NONE = 0xffff_ffff;
 
 /** Bits of the record's flags byte. */
-export const RecordFlag = { HAS_OBJECT: 1, MSG_INLINE: 2, HAS_MSG: 4, BINDINGS_ID: 8 } as const;
+export const RecordFlag = { HAS_OBJECT: 1, MSG_INLINE: 2, HAS_MSG: 4, BINDINGS_ID: 8, DROPS: 16 } as const;
 
 /** Value tags. */
 export const Tag = {

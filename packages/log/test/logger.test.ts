@@ -173,25 +173,47 @@ describe('lost records are never silent', () => {
     const log = createLogger(tb);
     for (let i = 0; i < 2000; i++) log.info({ i }, 'filler %d', i);
     consumer.drain();
-    const lost = lines.map((l) => JSON.parse(l) as { lost?: number | null; cpu?: number; msg: string; i?: number }).filter((l) => l.lost !== undefined);
+    const lost = lines.map((l) => JSON.parse(l) as { lost?: number | null; cpu?: number; tid?: number; msg: string; i?: number }).filter((l) => l.lost !== undefined);
     expect(lost).toHaveLength(1);
     const kept = lines.length - 1;
     expect(tb.stats(0).overrun + kept).toBe(2000);
     // The count is known when the sub-buffer had 8 bytes left to store it (the kernel's rule);
     // the line says so either way.
-    if (lost[0]!.lost === null) expect(lost[0]!.msg).toBe('tracebuf: an unknown number of log records lost on cpu 0');
+    const tid = lost[0]!.tid!;
+    expect(tid).toBeGreaterThan(0);
+    const where = `on cpu 0 (overwritten before they were read; thread ${tid} writes there)`;
+    if (lost[0]!.lost === null) expect(lost[0]!.msg).toBe(`tracebuf: an unknown number of log records lost ${where}`);
     else {
       expect(lost[0]!.lost! + kept).toBe(2000);
-      expect(lost[0]!.msg).toBe(`tracebuf: ${lost[0]!.lost} log records lost on cpu 0`);
+      expect(lost[0]!.msg).toBe(`tracebuf: ${lost[0]!.lost} log records lost ${where}`);
     }
   });
 
-  it('records dropped in producer/consumer mode are counted by the logger and the buffer', () => {
+  it('records dropped in producer/consumer mode are counted, and a line in the stream says how many and by which thread', () => {
     const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 4, overwrite: false });
+    const { consumer, lines } = collector(tb);
     const log = createLogger(tb);
     for (let i = 0; i < 2000; i++) log.info('drop %d', i);
-    expect(log.dropped).toBeGreaterThan(0);
+    const first = log.dropped;
+    expect(first).toBeGreaterThan(0);
+    expect(tb.stats(0).droppedEvents).toBe(first);
+    consumer.drain(); // room again: the next record carries the count
+    log.info('after');
+    log.info('again');
+    for (let i = 0; i < 2000; i++) log.info('drop again %d', i); // refused, and no record after them
+    consumer.close(); // reports those from the buffer's count
+    type Line = { msg: string; dropped?: number; cpu?: number; tid?: number };
+    const parsed = lines.map((l) => JSON.parse(l) as Line);
+    const drops = parsed.filter((l) => l.dropped !== undefined);
+    expect(drops).toHaveLength(2);
+    const at = parsed.findIndex((l) => l.msg === 'after');
+    expect(parsed[at - 1]).toMatchObject({ dropped: first, cpu: 0, msg: expect.stringMatching(new RegExp(`^tracebuf: ${first} log records dropped on cpu 0 by thread \\d+`)) });
+    expect(parsed[at - 1]!.tid).toBeGreaterThan(0);
+    expect(parsed.at(-1)).toMatchObject({ dropped: log.dropped - first, cpu: 0, msg: expect.stringContaining('after its last record') });
+    expect(consumer.stats.dropped).toBe(log.dropped);
     expect(tb.stats(0).droppedEvents).toBe(log.dropped);
+    // Every statement is a line or counted in a drop line.
+    expect(parsed.length - drops.length + log.dropped).toBe(4002);
   });
 
   it.for(['exit', 'throw'] as const)('process %s: the exit drain writes every committed record', (how) => {
