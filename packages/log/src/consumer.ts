@@ -127,6 +127,12 @@ function members(d: Decoded): string {
   return '';
 }
 
+/** The `common_pid` (the writer's thread id) of the event whose payload starts at `at`. */
+function threadOf(bytes: Uint8Array, at: number): number {
+  const o = at + layout.COMMON_PID_OFFSET;
+  return bytes[o]! | (bytes[o + 1]! << 8) | (bytes[o + 2]! << 16) | (bytes[o + 3]! << 24);
+}
+
 /** The buffer the consumer reads, with what decoding its records needs. */
 interface Ring {
   readonly tb: TraceBuffer;
@@ -298,12 +304,8 @@ export class LogConsumer {
       const best = earliest(this.#cursors);
       if (best === undefined) break;
       const r = best.reader;
-      if (best.lost !== 0) {
-        // The thread of the record after the gap: the one writing on that ring.
-        const pidAt = r.payloadOffset + layout.COMMON_PID_OFFSET;
-        const b = r.bytes;
-        this.#lostLine(best.mapping.cpu, best.lost, r.timestamp, b[pidAt]! | (b[pidAt + 1]! << 8) | (b[pidAt + 2]! << 16) | (b[pidAt + 3]! << 24));
-      }
+      // The thread of the record after the gap: the one writing on that ring.
+      if (best.lost !== 0) this.#lostLine(best.mapping.cpu, best.lost, r.timestamp, threadOf(r.bytes, r.payloadOffset));
       best.lost = 0;
       best.has = false;
       this.#record(this.#ring, best.mapping.cpu, r.bytes, r.payloadOffset, r.payloadLength, r.timestamp);
@@ -352,7 +354,7 @@ export class LogConsumer {
     const start = at + (loc & 0xffff);
     const end = start + (loc >>> 16);
     if (((bytes[start] ?? 0) & RecordFlag.DROPS) !== 0 && start + 5 <= Math.min(end, at + length)) {
-      this.#droppedLine(cpu, view.getUint32(start + 1, true), view.getInt32(at + layout.COMMON_PID_OFFSET, true), ts, 'the ring was full or recording off');
+      this.#droppedLine(cpu, view.getUint32(start + 1, true), threadOf(bytes, at), ts, 'the ring was full or recording off');
     }
     if (head !== undefined && end <= at + length && ((bytes[start] ?? 0) & RecordFlag.MSG_INLINE) === 0) {
       // The fast path: the line rendered from the bytes (line.ts); the general path below when

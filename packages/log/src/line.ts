@@ -161,7 +161,6 @@ export class LineBuffer {
   }
 }
 
-/** Reads the tagged values of a record for the fast path (no bounds surprises: `end` is checked). */
 /** The strings a record refers to by ID, as the renderer needs them (undefined: no such string). */
 export interface RecordStrings {
   /** The bytes of the bindings interned as `id`. */
@@ -170,6 +169,7 @@ export interface RecordStrings {
   shape(id: number): readonly Uint8Array[] | undefined;
 }
 
+/** Reads the tagged values of a record for the fast path (no bounds surprises: `end` is checked). */
 export class FastRenderer {
   #src: Uint8Array = new Uint8Array(0);
   #view: DataView = new DataView(new ArrayBuffer(0));

@@ -15,6 +15,14 @@ interface Statement extends ShapeCache {
 
 /** Message formats one thread remembers (past it, a new one is looked up in the string table). */
 const STATEMENT_CACHE_LIMIT = 4096;
+/**
+ * Loggers' bindings one thread interns at most: a `child()` made per request would otherwise fill
+ * the buffer's string table (shared by every thread, for message formats too). Past it, records
+ * carry the bindings' bytes.
+ */
+const BINDINGS_INTERN_LIMIT = 1024;
+/** A logger's bindings are interned at its second record (one that logs once never is). */
+const RECORDS_BEFORE_INTERN = 2;
 
 /** pino's levels. */
 export const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
@@ -59,6 +67,7 @@ class ThreadSink {
   readonly #noMsg: Statement = { msgId: MSG_NONE, keys: undefined, id: 0 };
   #lastMsg: string | undefined;
   #last: Statement = this.#noMsg;
+  #bindingsInterned = 0;
   /**
    * Records the ring refused (full in producer/consumer mode, recording off) since the last one
    * it took: the next record carries the count (DROPS), and the consumer writes a line saying so.
@@ -79,6 +88,14 @@ class ThreadSink {
     this.encoder = new Encoder(this.maxData + 64);
     this.encoder.room = this.maxData - ENCODER_SLACK;
     this.intern = (text) => this.strings.intern(text);
+  }
+
+  /** The string-table ID for a logger's bindings, or NO_STRING past {@link BINDINGS_INTERN_LIMIT}. */
+  internBindings(text: string): number {
+    if (text === '' || this.#bindingsInterned >= BINDINGS_INTERN_LIMIT) return NO_STRING;
+    const id = this.strings.intern(text);
+    if (id !== NO_STRING) this.#bindingsInterned++;
+    return id;
   }
 
   /** The statement of message `msg` (the last one is checked first: loops log the same line). */
@@ -192,8 +209,12 @@ function serializeBindings(bindings: Readonly<Record<string, unknown>> | undefin
 export class Logger {
   readonly #sink: ThreadSink;
   readonly #bindings: Uint8Array;
-  /** The bindings' string-table ID (records carry it instead of the bytes), or NO_STRING. */
-  readonly #bindingsId: number;
+  /**
+   * The bindings' string-table ID (records carry it instead of the bytes) from this logger's
+   * second record on, or NO_STRING (see {@link ThreadSink.internBindings}).
+   */
+  #bindingsId = NO_STRING;
+  #untilIntern = RECORDS_BEFORE_INTERN;
   readonly #bindingsText: string;
   #level: number;
   readonly trace: LogFn;
@@ -210,7 +231,6 @@ export class Logger {
     this.#sink = sink;
     this.#bindingsText = bindingsText;
     this.#bindings = Buffer.from(bindingsText, 'utf8');
-    this.#bindingsId = bindingsText === '' ? NO_STRING : sink.strings.intern(bindingsText);
     this.#level = level;
     // Functions closing over the logger (callable detached, as pino's methods are). Up to four
     // arguments after the first go through a reused array: no allocation per call.
@@ -277,6 +297,7 @@ export class Logger {
     } else if (first !== undefined) {
       msg = String(first);
     }
+    if (this.#untilIntern !== 0 && --this.#untilIntern === 0) this.#bindingsId = this.#sink.internBindings(this.#bindingsText);
     if (!this.#sink.write(level, this.#bindings, this.#bindingsId, obj, msg, rest, argStart, restLength)) this.dropped++;
   }
 

@@ -150,10 +150,12 @@ export class Encoder {
   string(s: string): void {
     // Short ASCII strings: a JS copy (a native Buffer#write call costs more).
     const end = this.#ascii(s, this.at);
-    if (end >= 0) {
-      this.at = end;
-      return;
-    }
+    if (end >= 0) this.at = end;
+    else this.#utf8(s);
+  }
+
+  /** A string {@link #ascii} did not take: UTF-8 by `Buffer#write`, cut to the room left. */
+  #utf8(s: string): void {
     const left = Math.max(0, this.room - this.at - 9);
     const length = s.length <= left / 3 ? -1 : Buffer.byteLength(s, 'utf8');
     if (length <= left) {
@@ -215,7 +217,7 @@ export class Encoder {
       if (typeof v === 'string') {
         const end = this.#ascii(v, at);
         if (end >= 0) this.at = end;
-        else this.string(v);
+        else this.#utf8(v);
         return;
       }
       if (typeof v === 'number' && (v | 0) === v && (v !== 0 || 1 / v > 0)) {

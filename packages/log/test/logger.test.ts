@@ -312,6 +312,28 @@ describe('bad input never crashes', () => {
   });
 });
 
+describe('the string table', () => {
+  it('a child made per request does not fill it: bindings are interned at a logger\'s second record, a bounded number per thread', () => {
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 256, overwrite: false });
+    const { consumer, lines } = collector(tb);
+    const log = createLogger(tb, { name: 'app' });
+    const before = tb.strings.entries().size;
+    for (let i = 0; i < 3000; i++) log.child({ reqId: `request-${i}` }).info('handled');
+    const long = log.child({ component: 'db' });
+    for (let i = 0; i < 3; i++) long.info('query %d', i);
+    consumer.drain();
+    // 'handled', the name's bindings, 'query %d' and the child's bindings: not 3000 more.
+    expect(tb.strings.entries().size - before).toBeLessThanOrEqual(4);
+    expect(lines).toHaveLength(3003);
+    expect(JSON.parse(lines[2999]!)).toMatchObject({ name: 'app', reqId: 'request-2999', msg: 'handled' });
+    expect(lines.slice(3000).map((l) => JSON.parse(l) as { component: string; msg: string })).toEqual([
+      expect.objectContaining({ component: 'db', msg: 'query 0' }),
+      expect.objectContaining({ component: 'db', msg: 'query 1' }),
+      expect.objectContaining({ component: 'db', msg: 'query 2' }),
+    ]);
+  });
+});
+
 describe('consumer.run()', () => {
   it('drains until aborted, with a watermark; a bad one is EINVAL', async () => {
     const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 16 });
