@@ -7,6 +7,28 @@
 import { NO_STRING, type Producer, THREAD_PID, type TraceBuffer, TraceBufferError, layout } from '@tracebuf/core';
 import { ENCODER_SLACK, Encoder, LogEvent, MSG_NONE, RecordFlag, type ShapeCache, errorObject, safeJson } from './record.js';
 
+/** common_pid of this thread's records. */
+const pid = THREAD_PID;
+
+/** Where the record's data starts in the event's payload (after the fixed fields). */
+const DATA_OFFSET = LogEvent.fixedLength;
+{
+  // The header stores of ThreadSink.write assume this layout: the level's word, msg, the data's
+  // __data_loc, then the data, each 4-aligned.
+  const [level, msg, data] = LogEvent.fields;
+  if (level!.offset !== 8 || msg!.offset !== 12 || data!.offset !== 16 || DATA_OFFSET !== 20 || layout.COMMON_PID_OFFSET !== 4) {
+    throw new Error('tracebuf:log event layout changed: update ThreadSink.write');
+  }
+}
+
+/** Stores `v` as a little-endian u32 at `at`. */
+function putU32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v;
+  b[at + 1] = v >>> 8;
+  b[at + 2] = v >>> 16;
+  b[at + 3] = v >>> 24;
+}
+
 /** What a thread's sink knows of one message format: its string-table ID and its objects' keys. */
 interface Statement extends ShapeCache {
   /** The message's ID, or {@link MSG_NONE} when it could not be interned (it is stored inline). */
@@ -56,11 +78,7 @@ class ThreadSink {
   readonly encoder: Encoder;
   readonly eventId: number;
   readonly strings: TraceBuffer['strings'];
-  readonly dataOffset: number;
   readonly maxData: number;
-  readonly levelOffset: number;
-  readonly msgOffset: number;
-  readonly locOffset: number;
   readonly intern: (s: string) => number;
   readonly #statements = new Map<string, Statement>();
   /** The statement of calls without a message. */
@@ -79,12 +97,7 @@ class ThreadSink {
     this.eventId = LogEvent.registerIn(tb.events);
     tb.events.noteThread();
     this.strings = tb.strings;
-    const [level, msg, data] = LogEvent.fields;
-    this.levelOffset = level!.offset;
-    this.msgOffset = msg!.offset;
-    this.locOffset = data!.offset;
-    this.dataOffset = LogEvent.fixedLength;
-    this.maxData = Math.min(0xffff, this.producer.maxPayload - this.dataOffset);
+    this.maxData = Math.min(0xffff, this.producer.maxPayload - DATA_OFFSET);
     this.encoder = new Encoder(this.maxData + 64);
     this.encoder.room = this.maxData - ENCODER_SLACK;
     this.intern = (text) => this.strings.intern(text);
@@ -127,42 +140,52 @@ class ThreadSink {
       flags |= RecordFlag.HAS_MSG | RecordFlag.MSG_INLINE;
     }
     if (obj !== undefined) flags |= RecordFlag.HAS_OBJECT;
-    if (this.#unreported !== 0) flags |= RecordFlag.DROPS;
+    const unreported = this.#unreported;
+    if (unreported !== 0) flags |= RecordFlag.DROPS;
     if (bindingsId !== NO_STRING) flags |= RecordFlag.BINDINGS_ID;
-    e.u8(flags);
-    if (this.#unreported !== 0) e.u32(this.#unreported);
+    // The header bytes by plain stores (a DataView call per field costs more).
+    const b = e.bytes;
+    b[0] = flags;
+    let at = 1;
+    if (unreported !== 0) {
+      putU32(b, at, unreported);
+      at += 4;
+    }
     if (bindingsId !== NO_STRING) {
-      e.u32(bindingsId);
+      putU32(b, at, bindingsId);
+      e.at = at + 4;
     } else {
-      e.u32(bindings.length);
+      putU32(b, at, bindings.length);
+      e.at = at + 4;
       e.raw(bindings);
     }
     if ((flags & RecordFlag.MSG_INLINE) !== 0) e.value(msg);
     if (obj !== undefined) e.object(obj, st, this.intern);
     const msgId = st.msgId;
-    const argc = Math.max(0, argEnd - argStart);
-    e.u8(Math.min(argc, 255));
+    const argc = argEnd > argStart ? argEnd - argStart : 0;
+    e.u8(argc < 255 ? argc : 255);
     for (let i = argStart; i < argEnd && i - argStart < 255; i++) e.value(args[i]);
     const n = e.at;
     const p = this.producer;
-    const r = p.reserve(this.dataOffset + n);
+    const r = p.reserve(DATA_OFFSET + n);
     if (r === null) {
       this.#unreported++;
       return false;
     }
     const o = r.offset;
     const w = r.words;
-    const u8 = r.bytes;
-    // common_type | flags 0 | preempt 0, then common_pid (the event's common header).
-    w[o >> 2] = this.eventId;
-    w[(o + layout.COMMON_PID_OFFSET) >> 2] = pid;
-    u8[o + this.levelOffset] = level;
-    r.view.setUint32(o + this.msgOffset, msgId, true);
-    w[(o + this.locOffset) >> 2] = (n << 16) | this.dataOffset;
+    // common_type | flags 0 | preempt 0, then common_pid (the event's common header); the level
+    // byte's word (level, then three bytes of padding); msg; the data's __data_loc.
+    const head = o >> 2;
+    w[head] = this.eventId;
+    w[head + 1] = pid;
+    w[head + 2] = level;
+    w[head + 3] = msgId;
+    w[head + 4] = (n << 16) | DATA_OFFSET;
     // The data as whole words (the payload and the data offset are 4-aligned; the event is
     // padded to 4, so the last word stays inside it).
     const src = e.words;
-    const base = (o + this.dataOffset) >> 2;
+    const base = head + (DATA_OFFSET >> 2);
     for (let i = 0, end = (n + 3) >> 2; i < end; i++) w[base + i] = src[i]!;
     if (!p.commit()) {
       this.#unreported++;
@@ -172,9 +195,6 @@ class ThreadSink {
     return true;
   }
 }
-
-/** common_pid of this thread's records. */
-const pid = THREAD_PID;
 
 /** Sinks per buffer in this thread (one producer per thread and buffer). */
 const sinks = new WeakMap<TraceBuffer, ThreadSink>();

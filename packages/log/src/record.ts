@@ -322,8 +322,13 @@ export class Encoder {
     if (start + 5 + 16 * keys.length > this.room) return false;
     const u8 = this.bytes;
     u8[start] = Tag.SHAPED;
-    this.#view.setUint32(start + 1, id, true);
-    this.at = start + 5;
+    u8[start + 1] = id;
+    u8[start + 2] = id >>> 8;
+    u8[start + 3] = id >>> 16;
+    u8[start + 4] = id >>> 24;
+    // A local cursor: the common values (short ASCII strings, int32s, booleans) are written here;
+    // the others through value(), which works on `this.at`.
+    let at = start + 5;
     let j = 0;
     for (const k in obj) {
       const v = (obj as Record<string, unknown>)[k];
@@ -334,16 +339,44 @@ export class Encoder {
         this.at = start;
         return false;
       }
-      if ((typeof v === 'object' && v !== null && !(v instanceof Error)) || typeof v === 'function' || typeof v === 'symbol' || this.at + 32 > this.room) {
+      j++;
+      if (at + 32 > this.room) {
         this.at = start;
         return false;
       }
+      if (typeof v === 'string') {
+        const end = this.#ascii(v, at);
+        if (end >= 0) {
+          at = end;
+          continue;
+        }
+      } else if (typeof v === 'number') {
+        if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
+          u8[at] = Tag.INT;
+          u8[at + 1] = v;
+          u8[at + 2] = v >> 8;
+          u8[at + 3] = v >> 16;
+          u8[at + 4] = v >> 24;
+          at += 5;
+          continue;
+        }
+      } else if (typeof v === 'boolean') {
+        u8[at++] = v ? Tag.TRUE : Tag.FALSE;
+        continue;
+      } else if ((typeof v === 'object' && v !== null && !(v instanceof Error)) || typeof v === 'function' || typeof v === 'symbol') {
+        this.at = start;
+        return false;
+      }
+      this.at = at;
       this.value(v);
-      j++;
+      at = this.at;
     }
-    if (j === keys.length) return true;
-    this.at = start;
-    return false;
+    if (j !== keys.length) {
+      this.at = start;
+      return false;
+    }
+    this.at = at;
+    return true;
   }
 }
 

@@ -55,7 +55,9 @@ function statements(l: AnyLogger): void {
   l.error({ code: 'E1' }, 'failed: %s', 'disk');
   // One statement, objects of several shapes: keys stored once per shape (SHAPED), re-learnt
   // when they change (order, count, an undefined value, a nested object, a key to escape).
-  const shapes = [{ a: 1, b: 'x' }, { a: 2, b: 'y' }, { b: 3, a: 4 }, { a: 5 }, { a: undefined, b: 6 }, { a: 7, b: 'z', c: true }, { a: { n: 1 }, b: 8 }, { a: () => 1, b: 9 }, { a: 10, b: 11 }, { a: Symbol('s'), b: 12 }, { 'k"ey': 1, b: 2 }, { 'k"ey': 3, b: 4 }];
+  // Values of every kind under a learnt shape: -0, non-int32 numbers, int32 limits, non-ASCII and
+  // long strings, null.
+  const shapes = [{ a: 1, b: 'x' }, { a: 2, b: 'y' }, { a: -0, b: 1.5 }, { a: 2 ** 31 - 1, b: -(2 ** 31) }, { a: 2 ** 31, b: -1 }, { a: 'é', b: 'x'.repeat(100) }, { a: null, b: '\u2028"' }, { b: 3, a: 4 }, { a: 5 }, { a: undefined, b: 6 }, { a: 7, b: 'z', c: true }, { a: { n: 1 }, b: 8 }, { a: () => 1, b: 9 }, { a: 10, b: 11 }, { a: Symbol('s'), b: 12 }, { 'k"ey': 1, b: 2 }, { 'k"ey': 3, b: 4 }];
   for (const o of shapes) l.info(o, 'shaped %d', 1);
   for (const o of shapes) l.child({ c: 'child' }).info(o);
 }
