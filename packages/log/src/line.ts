@@ -17,6 +17,12 @@ export interface CompiledFormat {
   readonly specs: string;
   /** Whether the format has a placeholder the fast path does not render (`%j`, `%o`, `%O`). */
   readonly slow: boolean;
+  /**
+   * Most bytes the message may take beyond its arguments' own (escaped, at most 6 per byte of the
+   * record): the pieces, `,"msg":"` and `"`, and per placeholder what a one-byte value may become
+   * (`undefined`, or the placeholder itself when the argument is missing).
+   */
+  readonly room: number;
 }
 
 const HEX = '0123456789abcdef';
@@ -26,6 +32,9 @@ const SHORT_ESCAPES = new Uint8Array(0x5d);
 for (const [c, letter] of [['"', '"'], ['\\', '\\'], ['\n', 'n'], ['\r', 'r'], ['\t', 't'], ['\b', 'b'], ['\f', 'f']] as const) {
   SHORT_ESCAPES[c.charCodeAt(0)] = letter.charCodeAt(0);
 }
+
+/** What opens the message member. */
+const MSG_OPEN = Buffer.from(',"msg":"');
 
 /** Compiles `fmt` (quick-format's placeholders; `%%` is a literal percent sign). */
 export function compileFormat(fmt: string): CompiledFormat {
@@ -54,7 +63,8 @@ export function compileFormat(fmt: string): CompiledFormat {
     literal += c;
   }
   pieces.push(Buffer.from(JSON.stringify(literal).slice(1, -1), 'utf8'));
-  return { pieces, specs, slow };
+  const room = pieces.reduce((n, p) => n + p.length, 0) + MSG_OPEN.length + 1 + specs.length * 16;
+  return { pieces, specs, slow, room };
 }
 
 const NULL_BYTES = Buffer.from('null');
@@ -367,7 +377,9 @@ export class FastRenderer {
     }
     if (format !== undefined) {
       if (format.slow) return false;
-      out.ascii(',"msg":"');
+      // (The caller made room for the record's bytes escaped, not for the format's pieces.)
+      out.ensure(format.room);
+      out.piece(MSG_OPEN);
       const { pieces, specs } = format;
       out.piece(pieces[0]!);
       for (let k = 0; k < specs.length; k++) {

@@ -292,6 +292,28 @@ describe('bad input never crashes', () => {
     expect(second!.msg).toMatch(/^m+/);
   });
 
+  it('formats whose text grows when escaped, and many placeholders, render whole lines at any output position', () => {
+    // 1000 control characters escape to 6000 bytes (\u0001 each), more than the record's own
+    // bytes; 200 `%s` given undefined become "undefined" each. Enough lines to cross the
+    // consumer's output buffer many times.
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 256, overwrite: false });
+    const { consumer, lines } = collector(tb);
+    const log = createLogger(tb);
+    const control = `${'\u0001'.repeat(1000)} %d`;
+    const manyS = '%s'.repeat(200);
+    const undef = new Array<undefined>(200).fill(undefined);
+    for (let i = 0; i < 60; i++) {
+      log.info(control, i);
+      log.info(manyS, ...undef);
+    }
+    consumer.drain();
+    expect(lines).toHaveLength(120);
+    for (let i = 0; i < 60; i++) {
+      expect(JSON.parse(lines[2 * i]!).msg).toBe(`${'\u0001'.repeat(1000)} ${i}`);
+      expect(JSON.parse(lines[2 * i + 1]!).msg).toBe('undefined'.repeat(200));
+    }
+  });
+
   it('an unreadable record (unknown message ID) becomes a line that says so', () => {
     const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 16 });
     const { consumer, lines } = collector(tb);
