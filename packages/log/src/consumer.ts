@@ -367,7 +367,6 @@ export class LogConsumer {
         head.bytes = Buffer.from(`${LEVEL_LINES.get(level)!}${time}${this.#prefix}`, 'utf8');
       }
       out.ensure((end - start) * 6 + head.bytes.length + 128);
-      out.piece(head.bytes);
       const hasMsg = ((bytes[start] ?? 0) & RecordFlag.HAS_MSG) !== 0 && msgId !== MSG_NONE;
       let format: CompiledFormat | undefined;
       try {
@@ -381,7 +380,7 @@ export class LogConsumer {
       } catch {
         format = undefined;
       }
-      if ((!hasMsg || format !== undefined) && this.#fast.render(out, bytes, view, start, end, format, this.#recordStrings)) {
+      if ((!hasMsg || format !== undefined) && this.#fast.render(out, bytes, view, start, end, format, this.#recordStrings, head.bytes)) {
         this.#lines++;
         if (out.at >= FLUSH_BYTES) this.#flush();
         return;

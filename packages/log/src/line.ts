@@ -23,6 +23,28 @@ export interface CompiledFormat {
    * (`undefined`, or the placeholder itself when the argument is missing).
    */
   readonly room: number;
+  /** Line templates of this format's records, by bindings and key shape (see {@link FastRenderer.render}). */
+  readonly templates: LineTemplate[];
+}
+
+/**
+ * The constant bytes of one kind of line, joined: for a record with the bindings `bindings`, the
+ * merging object's key shape `shape` and one format, `chunks` are what comes after the head
+ * (level, time, pid, hostname) before, between and after its values (the shape's values, then
+ * the message's arguments): `bindings + first key`, the next keys, `,"msg":"` + the first piece,
+ * the next pieces, and `"}` + newline after the last. A line is then the head, one copy per
+ * chunk and one rendering per value.
+ */
+export interface LineTemplate {
+  /** The bindings' string ID, or -1 for none. */
+  readonly bindings: number;
+  /** The key shape's string ID, or -1 for no merging object. */
+  readonly shape: number;
+  /** How many of the values are the shape's. */
+  readonly keys: number;
+  readonly chunks: readonly Uint8Array[];
+  /** The chunks' bytes, and 16 per argument (what a one-byte value may become). */
+  readonly room: number;
 }
 
 const HEX = '0123456789abcdef';
@@ -35,6 +57,9 @@ for (const [c, letter] of [['"', '"'], ['\\', '\\'], ['\n', 'n'], ['\r', 'r'], [
 
 /** What opens the message member. */
 const MSG_OPEN = Buffer.from(',"msg":"');
+/** What closes a line with a message. */
+const MSG_CLOSE = Buffer.from('"}\n');
+const NO_BYTES = new Uint8Array(0);
 
 /** Compiles `fmt` (quick-format's placeholders; `%%` is a literal percent sign). */
 export function compileFormat(fmt: string): CompiledFormat {
@@ -64,12 +89,18 @@ export function compileFormat(fmt: string): CompiledFormat {
   }
   pieces.push(Buffer.from(JSON.stringify(literal).slice(1, -1), 'utf8'));
   const room = pieces.reduce((n, p) => n + p.length, 0) + MSG_OPEN.length + 1 + specs.length * 16;
-  return { pieces, specs, slow, room };
+  return { pieces, specs, slow, room, templates: [] };
 }
 
 const NULL_BYTES = Buffer.from('null');
 const TRUE_BYTES = Buffer.from('true');
 const FALSE_BYTES = Buffer.from('false');
+
+/**
+ * Arrays of bytes this long or longer are copied with `TypedArray#set` (~15 ns whatever the
+ * length, on Node 20 here), shorter ones by a loop (~2.3 ns a byte).
+ */
+const NATIVE_COPY_MIN = 7;
 
 /** An output byte buffer that lines are rendered into. */
 export class LineBuffer {
@@ -86,11 +117,11 @@ export class LineBuffer {
 
   /**
    * A whole array of bytes (a prepared piece: a head, a prefix, bindings, a key): a native copy
-   * past 16 bytes (~19 ns for 48 bytes on Node 20, where a loop takes ~55), a loop below.
+   * past {@link NATIVE_COPY_MIN} bytes, a loop below.
    */
   piece(src: Uint8Array): void {
     const n = src.length;
-    if (n > 16) {
+    if (n >= NATIVE_COPY_MIN) {
       this.buf.set(src, this.at);
       this.at += n;
       return;
@@ -179,222 +210,385 @@ export interface RecordStrings {
   shape(id: number): readonly Uint8Array[] | undefined;
 }
 
-/** Reads the tagged values of a record for the fast path (no bounds surprises: `end` is checked). */
+/**
+ * `src` copied into `b` at `at`; returns the end. A native copy from {@link NATIVE_COPY_MIN} bytes, a loop below (see
+ * {@link LineBuffer.piece}).
+ */
+function copyInto(b: Uint8Array, at: number, src: Uint8Array): number {
+  const n = src.length;
+  if (n >= NATIVE_COPY_MIN) {
+    b.set(src, at);
+    return at + n;
+  }
+  for (let i = 0; i < n; i++) b[at + i] = src[i]!;
+  return at + n;
+}
+
+/** UTF-8 `src[from, to)` as JSON string content into `b` at `at`; returns the end (see {@link LineBuffer.escaped}). */
+function escapeInto(b: Uint8Array, at: number, src: Uint8Array, from: number, to: number): number {
+  for (let i = from; i < to; i++) {
+    const c = src[i]!;
+    if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
+      b[at++] = c;
+      continue;
+    }
+    b[at++] = 0x5c;
+    const short = c < SHORT_ESCAPES.length ? SHORT_ESCAPES[c]! : 0;
+    if (short !== 0) {
+      b[at++] = short;
+      continue;
+    }
+    b[at++] = 0x75; // \u00XX
+    b[at++] = 0x30;
+    b[at++] = 0x30;
+    b[at++] = HEX.charCodeAt(c >> 4);
+    b[at++] = HEX.charCodeAt(c & 15);
+  }
+  return at;
+}
+
+/** The decimal digits of int32 `n` into `b` at `at`; returns the end. */
+function int32Into(b: Uint8Array, at: number, n: number): number {
+  if (n < 0) {
+    b[at++] = 0x2d;
+    if (n === -0x8000_0000) {
+      // (Its magnitude is no int32.)
+      for (let i = 0; i < 10; i++) b[at + i] = '2147483648'.charCodeAt(i);
+      return at + 10;
+    }
+    n = -n;
+  }
+  let digits = 1;
+  for (let m = n; m >= 10; m = (m / 10) | 0) digits++;
+  const end = at + digits;
+  for (let i = end - 1, m = n; i >= at; i--, m = (m / 10) | 0) b[i] = 48 + (m % 10);
+  return end;
+}
+
+/** The size of the value at `at` of `src` (tag included), or -1 when it runs past `end` or the fast path does not read it. */
+function valueSize(src: Uint8Array, view: DataView, at: number, end: number): number {
+  if (at >= end) return -1;
+  let size: number;
+  switch (src[at]!) {
+    case Tag.UNDEFINED:
+    case Tag.NULL:
+    case Tag.FALSE:
+    case Tag.TRUE:
+      size = 1;
+      break;
+    case Tag.INT:
+      size = 5;
+      break;
+    case Tag.NUMBER:
+      size = 9;
+      break;
+    case Tag.STRING:
+    case Tag.BIGINT:
+    case Tag.JSON:
+    case Tag.ERROR:
+      if (at + 5 > end) return -1;
+      size = 5 + view.getUint32(at + 1, true);
+      break;
+    default:
+      return -1; // STRING_CUT, FLAT (not an argument), unknown
+  }
+  return at + size <= end ? size : -1;
+}
+
+/**
+ * A value as JSON into `b` at `at`; returns the end, or -1 when the fast path does not cover it.
+ * `null`, `true`, `false` and integers are also their own `%s` text ({@link textInto}).
+ */
+function jsonInto(b: Uint8Array, at: number, src: Uint8Array, view: DataView, v: number): number {
+  switch (src[v]!) {
+    case Tag.INT:
+      return int32Into(b, at, view.getInt32(v + 1, true));
+    case Tag.STRING:
+    case Tag.BIGINT: {
+      // A BigInt is written as its digits in a string (as pino's safe stringify writes it).
+      b[at] = 0x22;
+      at = escapeInto(b, at + 1, src, v + 5, v + 5 + view.getUint32(v + 1, true));
+      b[at] = 0x22;
+      return at + 1;
+    }
+    case Tag.TRUE:
+      return copyInto(b, at, TRUE_BYTES);
+    case Tag.FALSE:
+      return copyInto(b, at, FALSE_BYTES);
+    case Tag.NULL:
+      return copyInto(b, at, NULL_BYTES);
+    case Tag.NUMBER: {
+      const n = view.getFloat64(v + 1, true);
+      return asciiInto(b, at, Number.isFinite(n) ? String(n) : 'null');
+    }
+    case Tag.JSON:
+    case Tag.ERROR: {
+      const n = view.getUint32(v + 1, true);
+      for (let i = 0; i < n; i++) b[at + i] = src[v + 5 + i]!;
+      return at + n;
+    }
+    default:
+      return -1;
+  }
+}
+
+/** A value as `%s`/`%d`/`%i`/`%f` text inside the message (JSON-escaped) into `b` at `at`; returns the end, or -1 when not covered. */
+function textInto(b: Uint8Array, at: number, src: Uint8Array, view: DataView, v: number, spec: number): number {
+  const tag = src[v]!;
+  if (tag === Tag.NUMBER) {
+    const n = view.getFloat64(v + 1, true);
+    return asciiInto(b, at, String(spec === 0x69 /* i */ ? Math.floor(n) : n));
+  }
+  if (spec === 0x73 /* s */) {
+    if (tag === Tag.STRING) return escapeInto(b, at, src, v + 5, v + 5 + view.getUint32(v + 1, true));
+    if (tag === Tag.UNDEFINED) return asciiInto(b, at, 'undefined');
+    if (tag === Tag.INT || tag === Tag.NULL || tag === Tag.TRUE || tag === Tag.FALSE) return jsonInto(b, at, src, view, v);
+    return -1;
+  }
+  if (tag === Tag.INT) return int32Into(b, at, view.getInt32(v + 1, true));
+  return -1;
+}
+
+/** An ASCII string into `b` at `at`; returns the end. */
+function asciiInto(b: Uint8Array, at: number, s: string): number {
+  for (let i = 0; i < s.length; i++) b[at + i] = s.charCodeAt(i);
+  return at + s.length;
+}
+
+/** Templates one format keeps (its records with other bindings or shapes: value by value). */
+const TEMPLATES_PER_FORMAT = 8;
+
+/** The {@link LineTemplate} of `format` for records with these bindings and key shape. */
+function lineTemplate(format: CompiledFormat, bindingsId: number, bindings: Uint8Array, shapeId: number, keys: readonly Uint8Array[]): LineTemplate {
+  // Runs of constant bytes: before the first value, between values, after the last.
+  const runs: Uint8Array[][] = [[bindings]];
+  for (let i = 0; i < keys.length; i++) {
+    if (i > 0) runs.push([]);
+    runs[runs.length - 1]!.push(keys[i]!);
+  }
+  if (keys.length > 0) runs.push([]);
+  runs[runs.length - 1]!.push(MSG_OPEN, format.pieces[0]!);
+  for (let k = 1; k < format.pieces.length; k++) runs.push([format.pieces[k]!]);
+  runs[runs.length - 1]!.push(MSG_CLOSE);
+  const chunks = runs.map((run) => Buffer.concat(run));
+  const room = chunks.reduce((n, c) => n + c.length, 0) + 16 * format.specs.length;
+  return { bindings: bindingsId, shape: shapeId, keys: keys.length, chunks, room };
+}
+
+/** Renders records for the fast path (no bounds surprises: `end` is checked). */
 export class FastRenderer {
-  #src: Uint8Array = new Uint8Array(0);
-  #view: DataView = new DataView(new ArrayBuffer(0));
-  #at = 0;
-  #end = 0;
+  /** Where each argument's value starts in the record being rendered. */
   readonly #args = new Int32Array(256);
 
-  #u32(): number {
-    const v = this.#view.getUint32(this.#at, true);
-    this.#at += 4;
-    return v;
+  /**
+   * Renders one record's line into `out`: `head` (level, time, pid, hostname), then from the
+   * record's data (`src[start, end)`) the bindings, the merging object, `"msg"`, `}` and a
+   * newline. Returns false (leaving `out.at` anywhere: the caller rewinds) when the fast path
+   * does not cover it. The caller made room for `head`, the record's bytes escaped (6 output
+   * bytes per byte at most) and 128 more; this makes room for what the record names by ID
+   * (bindings, keys, the format's pieces).
+   *
+   * Records of a statement logged again — a message format, the same bindings and key shape as
+   * the format's last record, every key's value defined, an argument per placeholder — are
+   * rendered from the format's {@link LineTemplate}: a copy per constant run, a rendering per
+   * value. The others, value by value.
+   */
+  render(out: LineBuffer, src: Uint8Array, view: DataView, start: number, end: number, format: CompiledFormat | undefined, strings: RecordStrings, head: Uint8Array): boolean {
+    if (format !== undefined && !format.slow && this.#templated(out, src, view, start, end, format, strings, head)) return true;
+    return this.#valueByValue(out, src, view, start, end, format, strings, head);
   }
 
-  /** The size of the value at `at` (tag included), or -1 when it runs past the end. */
-  #skip(at: number): number {
-    if (at >= this.#end) return -1;
-    const tag = this.#src[at]!;
-    let size: number;
-    switch (tag) {
-      case Tag.UNDEFINED:
-      case Tag.NULL:
-      case Tag.FALSE:
-      case Tag.TRUE:
-        size = 1;
-        break;
-      case Tag.INT:
-        size = 5;
-        break;
-      case Tag.NUMBER:
-        size = 9;
-        break;
-      case Tag.STRING:
-      case Tag.BIGINT:
-      case Tag.JSON:
-      case Tag.ERROR:
-        if (at + 5 > this.#end) return -1;
-        size = 5 + this.#view.getUint32(at + 1, true);
-        break;
-      default:
-        return -1; // STRING_CUT, FLAT (not an argument), unknown
+  /** {@link render} from the format's template; false (nothing written that counts) when it does not apply. */
+  #templated(out: LineBuffer, src: Uint8Array, view: DataView, start: number, end: number, format: CompiledFormat, strings: RecordStrings, head: Uint8Array): boolean {
+    if (start + 5 > end) return false;
+    const flags = src[start]!;
+    let p = start + 1;
+    if ((flags & (RecordFlag.MSG_INLINE | RecordFlag.DROPS)) !== 0) {
+      if ((flags & RecordFlag.MSG_INLINE) !== 0 || start + 9 > end) return false;
+      p += 4;
     }
-    return at + size <= this.#end ? size : -1;
-  }
-
-  /** `null`, `true`, `false` and integers: the same text in JSON and in a `%s`. False for other tags. */
-  #literal(out: LineBuffer, tag: number, at: number): boolean {
-    if (tag === Tag.INT) out.int(this.#view.getInt32(at + 1, true));
-    else if (tag === Tag.NULL) out.piece(NULL_BYTES);
-    else if (tag === Tag.TRUE) out.piece(TRUE_BYTES);
-    else if (tag === Tag.FALSE) out.piece(FALSE_BYTES);
-    else return false;
+    // The bindings: by ID, or none (a root logger's records carry an empty inline list).
+    let bindingsId = -1;
+    if ((flags & RecordFlag.BINDINGS_ID) !== 0) bindingsId = view.getUint32(p, true);
+    else if (view.getUint32(p, true) !== 0) return false;
+    p += 4;
+    let shapeId = -1;
+    if ((flags & RecordFlag.HAS_OBJECT) !== 0) {
+      if (p + 5 > end || src[p] !== Tag.SHAPED) return false;
+      shapeId = view.getUint32(p + 1, true);
+      p += 5;
+    }
+    const templates = format.templates;
+    let t: LineTemplate | undefined;
+    for (let i = 0; i < templates.length; i++) {
+      const c = templates[i]!;
+      if (c.bindings === bindingsId && c.shape === shapeId) {
+        t = c;
+        break;
+      }
+    }
+    if (t === undefined) {
+      if (templates.length === TEMPLATES_PER_FORMAT) return false;
+      const bindings = bindingsId === -1 ? NO_BYTES : strings.bindings(bindingsId);
+      const keys = shapeId === -1 ? [] : strings.shape(shapeId);
+      if (bindings === undefined || keys === undefined) return false;
+      t = lineTemplate(format, bindingsId, bindings, shapeId, keys);
+      templates.push(t);
+    }
+    const specs = format.specs;
+    out.ensure(t.room);
+    const b = out.buf;
+    const chunks = t.chunks;
+    let at = copyInto(b, out.at, head);
+    at = copyInto(b, at, chunks[0]!);
+    for (let i = 0; i < t.keys; i++) {
+      const size = valueSize(src, view, p, end);
+      // (An undefined value's key is left out: not this template's line.)
+      if (size < 0 || src[p] === Tag.UNDEFINED) return false;
+      at = jsonInto(b, at, src, view, p);
+      if (at < 0) return false;
+      at = copyInto(b, at, chunks[i + 1]!);
+      p += size;
+    }
+    if (p >= end) return false;
+    const argc = src[p++]!;
+    if (argc < specs.length) return false;
+    const args = this.#args;
+    for (let i = 0; i < argc; i++) {
+      const size = valueSize(src, view, p, end);
+      if (size < 0) return false;
+      args[i] = p;
+      p += size;
+    }
+    for (let k = 0; k < specs.length; k++) {
+      at = textInto(b, at, src, view, args[k]!, specs.charCodeAt(k));
+      if (at < 0) return false;
+      at = copyInto(b, at, chunks[t.keys + k + 1]!);
+    }
+    out.at = at;
     return true;
   }
 
-  /** A value as JSON into `out`; false when the fast path does not cover it. */
-  #json(out: LineBuffer, at: number): boolean {
-    const tag = this.#src[at]!;
-    switch (tag) {
-      case Tag.NUMBER: {
-        const v = this.#view.getFloat64(at + 1, true);
-        out.ascii(Number.isFinite(v) ? String(v) : 'null');
-        return true;
-      }
-      case Tag.STRING:
-      case Tag.BIGINT: {
-        // A BigInt is written as its digits in a string (as pino's safe stringify writes it).
-        const n = this.#view.getUint32(at + 1, true);
-        out.buf[out.at++] = 0x22;
-        out.escaped(this.#src, at + 5, at + 5 + n);
-        out.buf[out.at++] = 0x22;
-        return true;
-      }
-      case Tag.JSON:
-      case Tag.ERROR: {
-        const n = this.#view.getUint32(at + 1, true);
-        out.bytes(this.#src, at + 5, at + 5 + n);
-        return true;
-      }
-      default:
-        return this.#literal(out, tag, at);
-    }
-  }
-
-  /** A value as `%s`/`%d`/`%i`/`%f` text inside the message (JSON-escaped); false when not covered. */
-  #text(out: LineBuffer, at: number, spec: string): boolean {
-    const tag = this.#src[at]!;
-    if (spec === 's') {
-      if (tag === Tag.STRING) out.escaped(this.#src, at + 5, at + 5 + this.#view.getUint32(at + 1, true));
-      else if (tag === Tag.NUMBER) out.ascii(String(this.#view.getFloat64(at + 1, true)));
-      else if (tag === Tag.UNDEFINED) out.ascii('undefined');
-      else return this.#literal(out, tag, at);
-      return true;
-    }
-    if (tag === Tag.INT) {
-      out.int(this.#view.getInt32(at + 1, true));
-      return true;
-    }
-    if (tag === Tag.NUMBER) {
-      const v = this.#view.getFloat64(at + 1, true);
-      out.ascii(String(spec === 'i' ? Math.floor(v) : v));
-      return true;
-    }
-    return false;
-  }
-
-  /**
-   * Renders the data of one record (`src[start, end)`, after the head written by the caller):
-   * bindings, merging object, `"msg"`, `}\n`. Returns false (leaving `out.at` anywhere: the
-   * caller rewinds) when the fast path does not cover it.
-   */
-  render(out: LineBuffer, src: Uint8Array, view: DataView, start: number, end: number, format: CompiledFormat | undefined, strings: RecordStrings): boolean {
-    this.#src = src;
-    this.#view = view;
-    this.#at = start;
-    this.#end = end;
+  /** {@link render}, value by value. */
+  #valueByValue(out: LineBuffer, src: Uint8Array, view: DataView, start: number, end: number, format: CompiledFormat | undefined, strings: RecordStrings, head: Uint8Array): boolean {
+    out.piece(head);
     if (start + 5 > end) return false;
-    const flags = src[this.#at++]!;
+    let p = start;
+    const flags = src[p++]!;
     if ((flags & RecordFlag.MSG_INLINE) !== 0) return false;
     // (The consumer has written the drop line already.)
     if ((flags & RecordFlag.DROPS) !== 0) {
       if (start + 9 > end) return false;
-      this.#at += 4;
+      p += 4;
     }
+    let room = format === undefined ? 0 : format.room;
+    let bindings: Uint8Array | undefined;
+    let bindingsLength = 0;
     if ((flags & RecordFlag.BINDINGS_ID) !== 0) {
-      const bytes = strings.bindings(this.#u32());
-      if (bytes === undefined) return false;
-      out.ensure(bytes.length);
-      out.piece(bytes);
+      bindings = strings.bindings(view.getUint32(p, true));
+      if (bindings === undefined) return false;
+      room += bindings.length;
+      p += 4;
     } else {
-      const bindings = this.#u32();
-      if (this.#at + bindings > end) return false;
-      out.bytes(src, this.#at, this.#at + bindings);
-      this.#at += bindings;
+      bindingsLength = view.getUint32(p, true);
+      p += 4;
+      if (p + bindingsLength > end) return false;
     }
-    if ((flags & RecordFlag.HAS_OBJECT) !== 0) {
-      if (this.#at >= end) return false;
-      const tag = src[this.#at]!;
-      if (tag === Tag.SHAPED) {
-        if (this.#at + 5 > end) return false;
-        const keys = strings.shape(view.getUint32(this.#at + 1, true));
-        if (keys === undefined) return false;
-        this.#at += 5;
-        for (let i = 0; i < keys.length; i++) {
-          const size = this.#skip(this.#at);
-          if (size < 0) return false;
-          if (src[this.#at] !== Tag.UNDEFINED) {
-            out.ensure(keys[i]!.length);
-            out.piece(keys[i]!);
-            if (!this.#json(out, this.#at)) return false;
-          }
-          this.#at += size;
-        }
-      } else if (tag === Tag.FLAT) {
-        if (this.#at + 3 > end) return false;
-        const count = view.getUint16(this.#at + 1, true);
-        this.#at += 3;
-        for (let i = 0; i < count; i++) {
-          if (this.#at >= end || src[this.#at] !== Tag.STRING) return false;
-          const keySize = this.#skip(this.#at);
-          if (keySize < 0) return false;
-          const valueAt = this.#at + keySize;
-          const valueSize = this.#skip(valueAt);
-          if (valueSize < 0) return false;
-          if (src[valueAt] !== Tag.UNDEFINED) {
-            out.buf[out.at++] = 0x2c; // ,
-            this.#json(out, this.#at);
-            out.buf[out.at++] = 0x3a; // :
-            if (!this.#json(out, valueAt)) return false;
-          }
-          this.#at = valueAt + valueSize;
-        }
-      } else if (tag === Tag.JSON) {
-        const size = this.#skip(this.#at);
+    const hasObject = (flags & RecordFlag.HAS_OBJECT) !== 0;
+    const tag = hasObject && p < end ? src[p]! : -1;
+    if (hasObject && tag === -1) return false;
+    let keys: readonly Uint8Array[] | undefined;
+    if (tag === Tag.SHAPED) {
+      if (p + 5 > end) return false;
+      keys = strings.shape(view.getUint32(p + 1, true));
+      if (keys === undefined) return false;
+      for (let i = 0; i < keys.length; i++) room += keys[i]!.length;
+    }
+    out.ensure(room);
+    const b = out.buf;
+    let at = out.at;
+    if (bindings !== undefined) {
+      at = copyInto(b, at, bindings);
+    } else {
+      for (let i = 0; i < bindingsLength; i++) b[at + i] = src[p + i]!;
+      at += bindingsLength;
+      p += bindingsLength;
+    }
+    if (keys !== undefined) {
+      p += 5;
+      for (let i = 0; i < keys.length; i++) {
+        const size = valueSize(src, view, p, end);
         if (size < 0) return false;
-        const n = size - 5;
-        const from = this.#at + 5;
-        if (n < 2 || src[from] !== 0x7b || src[from + n - 1] !== 0x7d) return false;
-        if (n > 2) {
-          out.buf[out.at++] = 0x2c;
-          out.bytes(src, from + 1, from + n - 1);
+        if (src[p] !== Tag.UNDEFINED) {
+          at = copyInto(b, at, keys[i]!);
+          at = jsonInto(b, at, src, view, p);
+          if (at < 0) return false;
         }
-        this.#at += size;
-      } else {
-        return false;
+        p += size;
       }
+    } else if (tag === Tag.FLAT) {
+      if (p + 3 > end) return false;
+      const count = view.getUint16(p + 1, true);
+      p += 3;
+      for (let i = 0; i < count; i++) {
+        if (p >= end || src[p] !== Tag.STRING) return false;
+        const keySize = valueSize(src, view, p, end);
+        if (keySize < 0) return false;
+        const valueAt = p + keySize;
+        const size = valueSize(src, view, valueAt, end);
+        if (size < 0) return false;
+        if (src[valueAt] !== Tag.UNDEFINED) {
+          b[at++] = 0x2c; // ,
+          at = jsonInto(b, at, src, view, p);
+          b[at++] = 0x3a; // :
+          at = jsonInto(b, at, src, view, valueAt);
+          if (at < 0) return false;
+        }
+        p = valueAt + size;
+      }
+    } else if (tag === Tag.JSON) {
+      const size = valueSize(src, view, p, end);
+      if (size < 0) return false;
+      const n = size - 5;
+      const from = p + 5;
+      if (n < 2 || src[from] !== 0x7b || src[from + n - 1] !== 0x7d) return false;
+      if (n > 2) {
+        b[at++] = 0x2c;
+        for (let i = 1; i < n - 1; i++) b[at++] = src[from + i]!;
+      }
+      p += size;
+    } else if (hasObject) {
+      return false;
     }
-    if (this.#at >= end) return false;
-    const argc = src[this.#at++]!;
+    if (p >= end) return false;
+    const argc = src[p++]!;
     const args = this.#args;
     for (let i = 0; i < argc; i++) {
-      const size = this.#skip(this.#at);
+      const size = valueSize(src, view, p, end);
       if (size < 0) return false;
-      args[i] = this.#at;
-      this.#at += size;
+      args[i] = p;
+      p += size;
     }
     if (format !== undefined) {
       if (format.slow) return false;
-      // (The caller made room for the record's bytes escaped, not for the format's pieces.)
-      out.ensure(format.room);
-      out.piece(MSG_OPEN);
       const { pieces, specs } = format;
-      out.piece(pieces[0]!);
+      at = copyInto(b, at, MSG_OPEN);
+      at = copyInto(b, at, pieces[0]!);
       for (let k = 0; k < specs.length; k++) {
         if (k < argc) {
-          if (!this.#text(out, args[k]!, specs[k]!)) return false;
+          at = textInto(b, at, src, view, args[k]!, specs.charCodeAt(k));
+          if (at < 0) return false;
         } else {
-          out.buf[out.at++] = 0x25; // the placeholder stays, as quick-format leaves it
-          out.buf[out.at++] = specs.charCodeAt(k);
+          b[at++] = 0x25; // the placeholder stays, as quick-format leaves it
+          b[at++] = specs.charCodeAt(k);
         }
-        out.piece(pieces[k + 1]!);
+        at = copyInto(b, at, pieces[k + 1]!);
       }
-      out.buf[out.at++] = 0x22;
+      b[at++] = 0x22;
     }
-    out.buf[out.at++] = 0x7d;
-    out.buf[out.at++] = 0x0a;
+    b[at++] = 0x7d;
+    b[at++] = 0x0a;
+    out.at = at;
     return true;
   }
 }

@@ -60,6 +60,14 @@ function statements(l: AnyLogger): void {
   const shapes = [{ a: 1, b: 'x' }, { a: 2, b: 'y' }, { a: -0, b: 1.5 }, { a: 2 ** 31 - 1, b: -(2 ** 31) }, { a: 2 ** 31, b: -1 }, { a: 'é', b: 'x'.repeat(100) }, { a: null, b: '\u2028"' }, { b: 3, a: 4 }, { a: 5 }, { a: undefined, b: 6 }, { a: 7, b: 'z', c: true }, { a: { n: 1 }, b: 8 }, { a: () => 1, b: 9 }, { a: 10, b: 11 }, { a: Symbol('s'), b: 12 }, { 'k"ey': 1, b: 2 }, { 'k"ey': 3, b: 4 }];
   for (const o of shapes) l.info(o, 'shaped %d', 1);
   for (const o of shapes) l.child({ c: 'child' }).info(o);
+  // One statement from ten loggers in turn, some values undefined, an argument missing: the
+  // consumer's line templates (per format, bindings and key shape, eight at most) and the lines
+  // they do not cover.
+  const children = Array.from({ length: 10 }, (_, i) => l.child({ worker: i }));
+  for (let round = 0; round < 3; round++) {
+    children.forEach((c, i) => c.info({ n: round, s: i % 3 === 0 ? undefined : 'w"\u0001' }, 'turn %d of %s', round, i % 4 === 0 ? 'x' : 'y'));
+    children.forEach((c) => c.info('turn %d of %s', round));
+  }
 }
 
 describe('the lines', () => {
