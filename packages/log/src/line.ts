@@ -115,90 +115,9 @@ export class LineBuffer {
     this.buf = bigger;
   }
 
-  /**
-   * A whole array of bytes (a prepared piece: a head, a prefix, bindings, a key): a native copy
-   * past {@link NATIVE_COPY_MIN} bytes, a loop below.
-   */
+  /** A whole array of bytes (a prepared piece: a head, a prefix), as {@link copyInto} copies it. */
   piece(src: Uint8Array): void {
-    const n = src.length;
-    if (n >= NATIVE_COPY_MIN) {
-      this.buf.set(src, this.at);
-      this.at += n;
-      return;
-    }
-    const b = this.buf;
-    let at = this.at;
-    for (let i = 0; i < n; i++) b[at++] = src[i]!;
-    this.at = at;
-  }
-
-  bytes(src: Uint8Array, from = 0, to = src.length): void {
-    const b = this.buf;
-    let at = this.at;
-    for (let i = from; i < to; i++) b[at++] = src[i]!;
-    this.at = at;
-  }
-
-  ascii(s: string): void {
-    const b = this.buf;
-    let at = this.at;
-    for (let i = 0; i < s.length; i++) b[at++] = s.charCodeAt(i);
-    this.at = at;
-  }
-
-  /** An integer of magnitude below 2^53 (anything else as `String(n)`). */
-  int(n: number): void {
-    if (!Number.isSafeInteger(n)) {
-      this.ascii(String(n));
-      return;
-    }
-    if (n < 0) {
-      this.buf[this.at++] = 0x2d;
-      n = -n;
-    }
-    const b = this.buf;
-    if (n === 0) {
-      b[this.at++] = 48;
-      return;
-    }
-    let digits = 0;
-    if (n <= 0x7fff_ffff) {
-      // int32 arithmetic (the INT tag's values, and most others).
-      for (let m = n; m > 0; m = (m / 10) | 0) digits++;
-      let at = this.at + digits;
-      this.at = at;
-      for (let m = n; m > 0; m = (m / 10) | 0) b[--at] = 48 + (m % 10);
-      return;
-    }
-    for (let m = n; m > 0; m = Math.floor(m / 10)) digits++;
-    let at = this.at + digits;
-    this.at = at;
-    for (let m = n; m > 0; m = Math.floor(m / 10)) b[--at] = 48 + (m % 10);
-  }
-
-  /** UTF-8 `src[from, to)` as JSON string content (escaping `"`, `\` and control characters). */
-  escaped(src: Uint8Array, from: number, to: number): void {
-    const b = this.buf;
-    let at = this.at;
-    for (let i = from; i < to; i++) {
-      const c = src[i]!;
-      if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
-        b[at++] = c;
-        continue;
-      }
-      b[at++] = 0x5c;
-      const short = c < SHORT_ESCAPES.length ? SHORT_ESCAPES[c]! : 0;
-      if (short !== 0) {
-        b[at++] = short;
-        continue;
-      }
-      b[at++] = 0x75; // \u00XX
-      b[at++] = 0x30;
-      b[at++] = 0x30;
-      b[at++] = HEX.charCodeAt(c >> 4);
-      b[at++] = HEX.charCodeAt(c & 15);
-    }
-    this.at = at;
+    this.at = copyInto(this.buf, this.at, src);
   }
 }
 
@@ -398,6 +317,23 @@ export class FastRenderer {
     return this.#valueByValue(out, src, view, start, end, format, strings, head);
   }
 
+  /**
+   * The argument count at `p` and each argument's offset (into `#args`); -1 when they run past
+   * `end` or the fast path does not read one.
+   */
+  #readArgs(src: Uint8Array, view: DataView, p: number, end: number): number {
+    if (p >= end) return -1;
+    const argc = src[p++]!;
+    const args = this.#args;
+    for (let i = 0; i < argc; i++) {
+      const size = valueSize(src, view, p, end);
+      if (size < 0) return -1;
+      args[i] = p;
+      p += size;
+    }
+    return argc;
+  }
+
   /** {@link render} from the format's template; false (nothing written that counts) when it does not apply. */
   #templated(out: LineBuffer, src: Uint8Array, view: DataView, start: number, end: number, format: CompiledFormat, strings: RecordStrings, head: Uint8Array): boolean {
     if (start + 5 > end) return false;
@@ -450,16 +386,9 @@ export class FastRenderer {
       at = copyInto(b, at, chunks[i + 1]!);
       p += size;
     }
-    if (p >= end) return false;
-    const argc = src[p++]!;
+    const argc = this.#readArgs(src, view, p, end);
     if (argc < specs.length) return false;
     const args = this.#args;
-    for (let i = 0; i < argc; i++) {
-      const size = valueSize(src, view, p, end);
-      if (size < 0) return false;
-      args[i] = p;
-      p += size;
-    }
     for (let k = 0; k < specs.length; k++) {
       at = textInto(b, at, src, view, args[k]!, specs.charCodeAt(k));
       if (at < 0) return false;
@@ -560,15 +489,9 @@ export class FastRenderer {
     } else if (hasObject) {
       return false;
     }
-    if (p >= end) return false;
-    const argc = src[p++]!;
+    const argc = this.#readArgs(src, view, p, end);
+    if (argc < 0) return false;
     const args = this.#args;
-    for (let i = 0; i < argc; i++) {
-      const size = valueSize(src, view, p, end);
-      if (size < 0) return false;
-      args[i] = p;
-      p += size;
-    }
     if (format !== undefined) {
       if (format.slow) return false;
       const { pieces, specs } = format;
