@@ -249,12 +249,15 @@ describe('a crashed worker', () => {
       await w.terminate();
     }
     await exited;
+    // An uncaught exception still runs the thread's exit handlers, which give the slot back. A
+    // terminated thread runs none, and it may have died inside a write (the worker logs until it
+    // is terminated): its owner takes the slot back first, as a piscina pool does, and readers
+    // then see a consistent ring (without recover(), GET_READER waits for the dead writer and
+    // fails with EFAULT).
+    if (how === 'terminate') tb.recover(0);
     consumer.drain();
     const crashed = lines.map((l) => JSON.parse(l) as { i?: number; msg: string }).filter((l) => l.i !== undefined);
     expect(crashed.map((l) => l.i)).toEqual(Array.from({ length: 200 }, (_, i) => i));
-    // An uncaught exception still runs the thread's exit handlers, which give the slot back. A
-    // terminated thread runs none: its owner takes the slot back, as a piscina pool does.
-    if (how === 'terminate') tb.recover(0);
     expect(() => createLogger(tb)).not.toThrow();
   });
 });
