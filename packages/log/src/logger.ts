@@ -4,11 +4,15 @@
  *
  * @packageDocumentation
  */
+import { endianness } from 'node:os';
 import { NO_STRING, type Producer, THREAD_PID, type TraceBuffer, TraceBufferError, layout } from '@tracebuf/core';
 import { ENCODER_SLACK, Encoder, LogEvent, MSG_NONE, RecordFlag, type ShapeCache, errorObject, safeJson } from './record.js';
 
 /** common_pid of this thread's records. */
 const pid = THREAD_PID;
+
+/** Whether words are stored little-endian here (the trace format's byte order). */
+const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** Where the record's data starts in the event's payload (after the fixed fields). */
 const DATA_OFFSET = LogEvent.fixedLength;
@@ -175,13 +179,23 @@ class ThreadSink {
     const o = r.offset;
     const w = r.words;
     // common_type | flags 0 | preempt 0, then common_pid (the event's common header); the level
-    // byte's word (level, then three bytes of padding); msg; the data's __data_loc.
+    // byte's word (level, then three bytes of padding); msg; the data's __data_loc. As words on
+    // little-endian machines (the trace format's byte order), field by field elsewhere.
     const head = o >> 2;
-    w[head] = this.eventId;
-    w[head + 1] = pid;
-    w[head + 2] = level;
-    w[head + 3] = msgId;
-    w[head + 4] = (n << 16) | DATA_OFFSET;
+    if (LITTLE_ENDIAN) {
+      w[head] = this.eventId;
+      w[head + 1] = pid;
+      w[head + 2] = level;
+      w[head + 3] = msgId;
+      w[head + 4] = (n << 16) | DATA_OFFSET;
+    } else {
+      const v = r.view;
+      v.setUint32(o, this.eventId, true);
+      v.setInt32(o + 4, pid, true);
+      v.setUint32(o + 8, level, true);
+      v.setUint32(o + 12, msgId, true);
+      v.setUint32(o + 16, (n << 16) | DATA_OFFSET, true);
+    }
     // The data as whole words (the payload and the data offset are 4-aligned; the event is
     // padded to 4, so the last word stays inside it).
     const src = e.words;
