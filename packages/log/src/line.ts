@@ -102,6 +102,9 @@ const FALSE_BYTES = Buffer.from('false');
  */
 const NATIVE_COPY_MIN = 7;
 
+/** JSON text this long or longer is copied natively, through a view made for it (one allocation). */
+const JSON_COPY_NATIVE = 64;
+
 /** An output byte buffer that lines are rendered into. */
 export class LineBuffer {
   buf: Buffer = Buffer.allocUnsafe(1 << 16);
@@ -129,10 +132,7 @@ export interface RecordStrings {
   shape(id: number): readonly Uint8Array[] | undefined;
 }
 
-/**
- * `src` copied into `b` at `at`; returns the end. A native copy from {@link NATIVE_COPY_MIN} bytes, a loop below (see
- * {@link LineBuffer.piece}).
- */
+/** `src` copied into `b` at `at`; returns the end. A native copy from {@link NATIVE_COPY_MIN} bytes, a loop below. */
 function copyInto(b: Uint8Array, at: number, src: Uint8Array): number {
   const n = src.length;
   if (n >= NATIVE_COPY_MIN) {
@@ -143,7 +143,7 @@ function copyInto(b: Uint8Array, at: number, src: Uint8Array): number {
   return at + n;
 }
 
-/** UTF-8 `src[from, to)` as JSON string content into `b` at `at`; returns the end (see {@link LineBuffer.escaped}). */
+/** UTF-8 `src[from, to)` as JSON string content into `b` at `at` (escaping `"`, `\` and control characters); returns the end. */
 function escapeInto(b: Uint8Array, at: number, src: Uint8Array, from: number, to: number): number {
   for (let i = from; i < to; i++) {
     const c = src[i]!;
@@ -243,7 +243,8 @@ function jsonInto(b: Uint8Array, at: number, src: Uint8Array, view: DataView, v:
     case Tag.JSON:
     case Tag.ERROR: {
       const n = view.getUint32(v + 1, true);
-      for (let i = 0; i < n; i++) b[at + i] = src[v + 5 + i]!;
+      if (n >= JSON_COPY_NATIVE) b.set(new Uint8Array(src.buffer, src.byteOffset + v + 5, n), at);
+      else for (let i = 0; i < n; i++) b[at + i] = src[v + 5 + i]!;
       return at + n;
     }
     default:
