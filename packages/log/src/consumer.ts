@@ -366,7 +366,6 @@ export class LogConsumer {
         head.time = time;
         head.bytes = Buffer.from(`${LEVEL_LINES.get(level)!}${time}${this.#prefix}`, 'utf8');
       }
-      out.ensure((end - start) * 6 + head.bytes.length + 128);
       const hasMsg = ((bytes[start] ?? 0) & RecordFlag.HAS_MSG) !== 0 && msgId !== MSG_NONE;
       let format: CompiledFormat | undefined;
       try {

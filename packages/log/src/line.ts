@@ -295,6 +295,15 @@ function lineTemplate(format: CompiledFormat, bindingsId: number, bindings: Uint
   return { bindings: bindingsId, shape: shapeId, keys: keys.length, chunks, room };
 }
 
+/**
+ * Room for a line of record data `[start, end)` after `head`, besides what the record names by ID:
+ * the head, each byte of the record escaped (6 bytes at most: `\u00XX`) and 128 for the line's
+ * own punctuation.
+ */
+function lineRoom(head: Uint8Array, start: number, end: number): number {
+  return head.length + (end - start) * 6 + 128;
+}
+
 /** Renders records for the fast path (no bounds surprises: `end` is checked). */
 export class FastRenderer {
   /** Where each argument's value starts in the record being rendered. */
@@ -304,9 +313,9 @@ export class FastRenderer {
    * Renders one record's line into `out`: `head` (level, time, pid, hostname), then from the
    * record's data (`src[start, end)`) the bindings, the merging object, `"msg"`, `}` and a
    * newline. Returns false (leaving `out.at` anywhere: the caller rewinds) when the fast path
-   * does not cover it. The caller made room for `head`, the record's bytes escaped (6 output
-   * bytes per byte at most) and 128 more; this makes room for what the record names by ID
-   * (bindings, keys, the format's pieces).
+   * does not cover it. Makes room first, once, for all of it: the head, the record's bytes
+   * escaped ({@link lineRoom}) and what the record names by ID (bindings, keys, the format's
+   * pieces).
    *
    * Records of a statement logged again — a message format, the same bindings and key shape as
    * the format's last record, every key's value defined, an argument per placeholder — are
@@ -373,7 +382,7 @@ export class FastRenderer {
       templates.push(t);
     }
     const specs = format.specs;
-    out.ensure(t.room);
+    out.ensure(lineRoom(head, start, end) + t.room);
     const b = out.buf;
     const chunks = t.chunks;
     let at = copyInto(b, out.at, head);
@@ -401,7 +410,6 @@ export class FastRenderer {
 
   /** {@link render}, value by value. */
   #valueByValue(out: LineBuffer, src: Uint8Array, view: DataView, start: number, end: number, format: CompiledFormat | undefined, strings: RecordStrings, head: Uint8Array): boolean {
-    out.piece(head);
     if (start + 5 > end) return false;
     let p = start;
     const flags = src[p++]!;
@@ -434,9 +442,9 @@ export class FastRenderer {
       if (keys === undefined) return false;
       for (let i = 0; i < keys.length; i++) room += keys[i]!.length;
     }
-    out.ensure(room);
+    out.ensure(lineRoom(head, start, end) + room);
     const b = out.buf;
-    let at = out.at;
+    let at = copyInto(b, out.at, head);
     if (bindings !== undefined) {
       at = copyInto(b, at, bindings);
     } else {

@@ -325,6 +325,21 @@ describe('bad input never crashes', () => {
     }
   });
 
+  it('lines whose format and values both grow when escaped are whole at any output position', () => {
+    // A format of 100 control characters (600 bytes escaped) and an argument of 150 to 156 (about
+    // 900 escaped), from a child and with a merging object: the room for the format, the keys and
+    // the bindings comes on top of the room for the record's escaped bytes.
+    const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 512, overwrite: false });
+    const { consumer, lines } = collector(tb);
+    const log = createLogger(tb).child({ c: 1 });
+    const fmt = `${'\u0002'.repeat(100)}%s`;
+    const arg = (i: number): string => '\u0001'.repeat(150 + (i % 7));
+    for (let i = 0; i < 400; i++) log.info({ k: i }, fmt, arg(i));
+    consumer.drain();
+    expect(lines).toHaveLength(400);
+    lines.forEach((l, i) => expect(JSON.parse(l)).toMatchObject({ c: 1, k: i, msg: `${'\u0002'.repeat(100)}${arg(i)}` }));
+  });
+
   it('an unreadable record (unknown message ID) becomes a line that says so', () => {
     const tb = TraceBuffer.create({ cpus: 1, nrSubbufs: 16 });
     const { consumer, lines } = collector(tb);
