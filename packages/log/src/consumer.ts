@@ -48,27 +48,58 @@ const FLUSH_BYTES = 1 << 16;
 
 const LEVEL_LINES = new Map<number, string>([10, 20, 30, 40, 50, 60].map((l) => [l, `{"level":${l},"time":`]));
 
-/** A `%s`-style interpolation of `fmt` with `args`, as pino's quick-format does. */
+/**
+ * A `%s`-style interpolation of `fmt` with `args`, as pino's quick-format does, quirks included:
+ * without arguments the format is the message as it is (`%%` too); a `%` before any other
+ * character takes an argument's place without using it (`'50% off %s'` keeps its `%s` when given
+ * one argument); `%d`, `%f` and `%i` leave themselves for a null or undefined argument, and
+ * `%j`, `%o` and `%O` for an undefined one, and use it up; `%s` is `String(value)`.
+ */
 export function interpolate(fmt: string, args: readonly Decoded[]): string {
-  if (args.length === 0 || !fmt.includes('%')) return fmt;
+  const n = args.length;
+  if (n === 0) return fmt;
   let out = '';
-  let last = 0;
+  let last = -1;
   let a = 0;
-  for (let i = 0; i < fmt.length - 1; i++) {
-    if (fmt.charCodeAt(i) !== 37) continue; // '%'
-    const c = fmt[i + 1]!;
-    if (c === '%') {
-      out += fmt.slice(last, i) + '%';
-      last = i + 2;
-      i++;
-      continue;
+  for (let i = 0; i < fmt.length; i++) {
+    if (fmt.charCodeAt(i) !== 37 || i + 1 >= fmt.length) continue; // '%', not last
+    if (last === -1) last = 0;
+    const c = fmt.charCodeAt(i + 1);
+    let text: string | undefined;
+    if (c === 37) {
+      text = '%';
+      a--;
+    } else if (a < n) {
+      const d = args[a]!;
+      if (c === 100 || c === 102 || c === 105) {
+        // d f i
+        const v = plainOf(d);
+        if (v !== null && v !== undefined) text = String(c === 105 ? Math.floor(Number(v)) : Number(v));
+      } else if (c === 106 || c === 111 || c === 79) {
+        // j o O
+        if (!(d.kind === 'plain' && d.value === undefined)) text = d.kind === 'plain' && typeof d.value === 'string' ? `'${d.value}'` : jsonOf(d);
+      } else if (c === 115) {
+        // s
+        text = stringOf(d);
+      }
     }
-    if (!'sdifjoO'.includes(c) || a >= args.length) continue;
-    out += fmt.slice(last, i) + placeholder(c, args[a++]!);
+    a++;
+    if (text === undefined) continue;
+    out += fmt.slice(last, i) + text;
     last = i + 2;
     i++;
   }
-  return out + fmt.slice(last);
+  return last === -1 ? fmt : out + fmt.slice(last);
+}
+
+/** `String(value)` of the value a decoded argument was (an error as `Type: message`, as `String(err)` gives). */
+function stringOf(d: Decoded): string {
+  if (d.kind === 'json' && d.error) {
+    const e = JSON.parse(d.text) as { type?: unknown; message?: unknown };
+    const type = typeof e.type === 'string' ? e.type : 'Error';
+    return typeof e.message === 'string' && e.message !== '' ? `${type}: ${e.message}` : type;
+  }
+  return String(plainOf(d));
 }
 
 function plainOf(d: Decoded): unknown {
@@ -86,14 +117,6 @@ function plainOf(d: Decoded): unknown {
 
 function cutText(d: Extract<Decoded, { kind: 'cut' }>): string {
   return `${d.value}...[truncated: ${Buffer.byteLength(d.value)} of ${d.fullLength} bytes]`;
-}
-
-function placeholder(c: string, d: Decoded): string {
-  if (c === 'j' || c === 'o' || c === 'O') return jsonOf(d);
-  const v = plainOf(d);
-  if (c === 's') return typeof v === 'bigint' ? `${v}n` : String(v);
-  if (c === 'i') return String(Math.floor(Number(v)));
-  return String(Number(v));
 }
 
 /** JSON text of a decoded value. */

@@ -15,7 +15,7 @@ export interface CompiledFormat {
   readonly pieces: readonly Uint8Array[];
   /** Placeholder letters between the pieces (`s`, `d`, `i`, `f`). */
   readonly specs: string;
-  /** Whether the format has a placeholder the fast path does not render (`%j`, `%o`, `%O`). */
+  /** Whether the format has what the fast path does not render (`%j`, `%o`, `%O`, a `%` before another character). */
   readonly slow: boolean;
   /**
    * Most bytes the message may take beyond its arguments' own (escaped, at most 6 per byte of the
@@ -23,6 +23,12 @@ export interface CompiledFormat {
    * (`undefined`, or the placeholder itself when the argument is missing).
    */
   readonly room: number;
+  /**
+   * Whether the format has `%%`. A call without arguments leaves its format as it is (quick-format:
+   * `%%` stays two characters), which the pieces (one `%`) are not: such records take the general
+   * path.
+   */
+  readonly percent: boolean;
   /** Line templates of this format's records, by bindings and key shape (see {@link FastRenderer.render}). */
   readonly templates: LineTemplate[];
 }
@@ -66,12 +72,14 @@ export function compileFormat(fmt: string): CompiledFormat {
   const pieces: Uint8Array[] = [];
   let specs = '';
   let slow = false;
+  let percent = false;
   let literal = '';
   for (let i = 0; i < fmt.length; i++) {
     const c = fmt[i]!;
     if (c === '%' && i + 1 < fmt.length) {
       const n = fmt[i + 1]!;
       if (n === '%') {
+        percent = true;
         literal += '%';
         i++;
         continue;
@@ -84,12 +92,15 @@ export function compileFormat(fmt: string): CompiledFormat {
         i++;
         continue;
       }
+      // Any other character after a `%` takes an argument's place in quick-format (consumer.ts,
+      // interpolate): the general path.
+      slow = true;
     }
     literal += c;
   }
   pieces.push(Buffer.from(JSON.stringify(literal).slice(1, -1), 'utf8'));
   const room = pieces.reduce((n, p) => n + p.length, 0) + MSG_OPEN.length + 1 + specs.length * 16;
-  return { pieces, specs, slow, room, templates: [] };
+  return { pieces, specs, slow, room, percent, templates: [] };
 }
 
 const NULL_BYTES = Buffer.from('null');
@@ -397,7 +408,7 @@ export class FastRenderer {
       p += size;
     }
     const argc = this.#readArgs(src, view, p, end);
-    if (argc < specs.length) return false;
+    if (argc < specs.length || (argc === 0 && format.percent)) return false;
     const args = this.#args;
     for (let k = 0; k < specs.length; k++) {
       at = textInto(b, at, src, view, args[k]!, specs.charCodeAt(k));
@@ -502,7 +513,7 @@ export class FastRenderer {
     if (argc < 0) return false;
     const args = this.#args;
     if (format !== undefined) {
-      if (format.slow) return false;
+      if (format.slow || (argc === 0 && format.percent)) return false;
       const { pieces, specs } = format;
       at = copyInto(b, at, MSG_OPEN);
       at = copyInto(b, at, pieces[0]!);
