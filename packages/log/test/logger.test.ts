@@ -468,7 +468,7 @@ describe('the same lines as pino, whatever the statement', () => {
     // random text with %s %d %i %f %%, each statement three times with new values and the same
     // keys (the shapes and line templates), from a root logger and a child.
     const text = fc.string({ unit: fc.oneof(fc.constantFrom('"', '\\', '\n', '\u0001', '\u2028', 'é', '😀', '%'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })), maxLength: 40 });
-    const plain = fc.oneof(text, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined));
+    const plain = fc.oneof(text, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.jsonValue({ maxDepth: 2 }), fc.array(fc.integer(), { maxLength: 3 }));
     const key = fc.string({ minLength: 1, maxLength: 8 }).filter((k) => k !== 'msg' && k !== 'level' && k !== 'time' && k !== '__proto__');
     const spec = fc.constantFrom('%s', '%d', '%i', '%f');
     const statement = fc.record({
