@@ -92,13 +92,9 @@ export function interpolate(fmt: string, args: readonly Decoded[]): string {
   return last === -1 ? fmt : out + fmt.slice(last);
 }
 
-/** `String(value)` of the value a decoded argument was (an error as `Type: message`, as `String(err)` gives). */
+/** `String(value)` of the value a decoded argument was. */
 function stringOf(d: Decoded): string {
-  if (d.kind === 'json' && d.error) {
-    const e = JSON.parse(d.text) as { type?: unknown; message?: unknown };
-    const type = typeof e.type === 'string' ? e.type : 'Error';
-    return typeof e.message === 'string' && e.message !== '' ? `${type}: ${e.message}` : type;
-  }
+  if (d.kind === 'json' && d.error) return errorPair(d.text)[0];
   return String(plainOf(d));
 }
 
@@ -109,10 +105,29 @@ function plainOf(d: Decoded): unknown {
     case 'cut':
       return cutText(d);
     case 'json':
-      return JSON.parse(d.text) as unknown;
+      // (An error's `Number(err)` is NaN.)
+      return d.error ? Number.NaN : parseJson(d.text);
     default:
       return Object.fromEntries(d.entries.map(([k, v]) => [k, plainOf(v)]));
   }
+}
+
+/** JSON.parse of record text; damaged text is an unreadable record (`EINVAL`), not a crash. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new TraceBufferError('EINVAL', `log record holds text that is not JSON: text=${JSON.stringify(text.slice(0, 40))}`);
+  }
+}
+
+/** An error argument's `[String(err), JSON text]` (record.ts, Tag.ERROR). */
+function errorPair(text: string): [string, string] {
+  const pair = parseJson(text);
+  if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') {
+    throw new TraceBufferError('EINVAL', `log record holds an error argument that is not [text, JSON]: text=${JSON.stringify(text.slice(0, 40))}`);
+  }
+  return [pair[0], pair[1]];
 }
 
 function cutText(d: Extract<Decoded, { kind: 'cut' }>): string {
@@ -124,13 +139,14 @@ function jsonOf(d: Decoded): string {
   switch (d.kind) {
     case 'plain':
       if (d.value === undefined) return 'null';
-      if (typeof d.value === 'bigint') return JSON.stringify(d.value.toString());
+      // A BigInt as its digits, as pino's stringify writes one.
+      if (typeof d.value === 'bigint') return d.value.toString();
       if (typeof d.value === 'number' && !Number.isFinite(d.value)) return 'null';
       return JSON.stringify(d.value);
     case 'cut':
       return JSON.stringify(cutText(d));
     case 'json':
-      return d.text;
+      return d.error ? errorPair(d.text)[1] : d.text;
     default:
       return `{${d.entries
         .filter(([, v]) => !(v.kind === 'plain' && v.value === undefined))

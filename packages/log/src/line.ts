@@ -113,7 +113,7 @@ const FALSE_BYTES = Buffer.from('false');
  */
 const NATIVE_COPY_MIN = 7;
 
-/** JSON text this long or longer is copied natively, through a view made for it (one allocation). */
+/** Record text this long or longer (a merging object's JSON) is copied natively, through a view made for it (one allocation). */
 const JSON_COPY_NATIVE = 64;
 
 /** An output byte buffer that lines are rendered into. */
@@ -233,9 +233,11 @@ function jsonInto(b: Uint8Array, at: number, src: Uint8Array, view: DataView, v:
   switch (src[v]!) {
     case Tag.INT:
       return int32Into(b, at, view.getInt32(v + 1, true));
-    case Tag.STRING:
     case Tag.BIGINT: {
-      // A BigInt is written as its digits in a string (as pino's safe stringify writes it).
+      // Its digits, as pino's stringify writes a BigInt.
+      return bytesInto(b, at, src, v + 5, v + 5 + view.getUint32(v + 1, true));
+    }
+    case Tag.STRING: {
       b[at] = 0x22;
       at = escapeInto(b, at + 1, src, v + 5, v + 5 + view.getUint32(v + 1, true));
       b[at] = 0x22;
@@ -250,13 +252,6 @@ function jsonInto(b: Uint8Array, at: number, src: Uint8Array, view: DataView, v:
     case Tag.NUMBER: {
       const n = view.getFloat64(v + 1, true);
       return asciiInto(b, at, Number.isFinite(n) ? String(n) : 'null');
-    }
-    case Tag.JSON:
-    case Tag.ERROR: {
-      const n = view.getUint32(v + 1, true);
-      if (n >= JSON_COPY_NATIVE) b.set(new Uint8Array(src.buffer, src.byteOffset + v + 5, n), at);
-      else for (let i = 0; i < n; i++) b[at + i] = src[v + 5 + i]!;
-      return at + n;
     }
     default:
       return -1;
@@ -278,6 +273,17 @@ function textInto(b: Uint8Array, at: number, src: Uint8Array, view: DataView, v:
   }
   if (tag === Tag.INT) return int32Into(b, at, view.getInt32(v + 1, true));
   return -1;
+}
+
+/** `src[from, to)` copied into `b` at `at`; returns the end. Natively from {@link JSON_COPY_NATIVE} bytes (through a view made for it), a loop below. */
+function bytesInto(b: Uint8Array, at: number, src: Uint8Array, from: number, to: number): number {
+  const n = to - from;
+  if (n >= JSON_COPY_NATIVE) {
+    b.set(new Uint8Array(src.buffer, src.byteOffset + from, n), at);
+    return at + n;
+  }
+  for (let i = 0; i < n; i++) b[at + i] = src[from + i]!;
+  return at + n;
 }
 
 /** An ASCII string into `b` at `at`; returns the end. */
@@ -502,8 +508,9 @@ export class FastRenderer {
       const from = p + 5;
       if (n < 2 || src[from] !== 0x7b || src[from + n - 1] !== 0x7d) return false;
       if (n > 2) {
+        // The object's members: `,` and the text between its braces.
         b[at++] = 0x2c;
-        for (let i = 1; i < n - 1; i++) b[at++] = src[from + i]!;
+        at = bytesInto(b, at, src, from + 1, from + n - 1);
       }
       p += size;
     } else if (hasObject) {

@@ -6,7 +6,7 @@
  */
 import { endianness } from 'node:os';
 import { NO_STRING, type Producer, THREAD_PID, type TraceBuffer, TraceBufferError, layout } from '@tracebuf/core';
-import { ENCODER_SLACK, Encoder, LogEvent, MSG_NONE, RecordFlag, type ShapeCache, errorObject, safeJson } from './record.js';
+import { ENCODER_SLACK, Encoder, LogEvent, MSG_NONE, RecordFlag, type ShapeCache, fieldJson } from './record.js';
 
 /** common_pid of this thread's records. */
 const pid = THREAD_PID;
@@ -223,13 +223,13 @@ function sinkFor(tb: TraceBuffer, cpu: number | undefined): ThreadSink {
   return sink;
 }
 
-/** Pre-serializes bindings as pino does for `child()`: `,"k":v` members. */
+/** Pre-serializes bindings as pino does for `child()`: `,"k":v` members, each field as pino writes it. */
 function serializeBindings(bindings: Readonly<Record<string, unknown>> | undefined): string {
   if (bindings === undefined) return '';
   let out = '';
   for (const [k, v] of Object.entries(bindings)) {
-    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
-    out += `,${JSON.stringify(k)}:${v instanceof Error ? safeJson(errorObject(v)) : safeJson(v)}`;
+    const text = fieldJson(k, v);
+    if (text !== undefined) out += `,${JSON.stringify(k)}:${text}`;
   }
   return out;
 }

@@ -49,7 +49,10 @@ export const Tag = {
   BIGINT: 8,
   /** u32 length + JSON text (objects and arrays; cycles as "[Circular]"). */
   JSON: 9,
-  /** u32 length + JSON text of `{ type, message, stack, ...own fields }`. */
+  /**
+   * u32 length + a JSON array of two strings: an error argument's `String(err)` (what `%s`
+   * writes) and its JSON text as pino writes it (what `%j` and `%o` write).
+   */
   ERROR: 10,
   /** u16 count, then count × (string key, value): a merging object with a few plain fields. */
   FLAT: 11,
@@ -78,27 +81,189 @@ const ASCII_FAST_MAX = 64;
 /** Largest flat-encoded merging object (more keys, or nested objects: JSON). */
 const FLAT_MAX_KEYS = 16;
 
-/** JSON.stringify that writes cycles as "[Circular]" and bigints as strings (as pino's safe stringify does). */
+/** pino's `depthLimit` and `edgeLimit` defaults: how deep and how wide its fallback stringify goes. */
+const DEPTH_LIMIT = 5;
+const EDGE_LIMIT = 100;
+
+/**
+ * JSON text of a value as pino writes one (a merging object's field, a binding, a `%j`
+ * argument): `JSON.stringify`, or where that throws (a BigInt, a cycle) the stable stringify
+ * pino falls back to — keys sorted, BigInts as their digits, a cycle as `"[Circular]"`, deeper
+ * than 5 levels `"[Object]"`/`"[Array]"`, past 100 entries a count of those left out. `null` for
+ * what JSON has no text for (a function, a symbol, undefined).
+ */
 export function safeJson(value: unknown): string {
-  const seen = new WeakSet<object>();
-  return (
-    JSON.stringify(value, (_key, v: unknown) => {
-      if (typeof v === 'bigint') return v.toString();
-      if (typeof v === 'object' && v !== null) {
-        if (seen.has(v)) return '[Circular]';
-        seen.add(v);
-        if (v instanceof Error) return errorObject(v);
-      }
-      return v;
-    }) ?? 'null'
-  );
+  try {
+    return JSON.stringify(value) ?? 'null';
+  } catch {
+    try {
+      return stableJson('', value, []) ?? 'null';
+    } catch {
+      return '"[unable to serialize, circular reference is too complex to analyze]"';
+    }
+  }
 }
 
-/** pino's `err` serializer shape: type, message, stack, and the error's own enumerable fields. */
-export function errorObject(err: Error): Record<string, unknown> {
-  const out: Record<string, unknown> = { type: err.constructor?.name ?? 'Error', message: err.message, stack: err.stack };
-  for (const [k, v] of Object.entries(err)) if (!(k in out)) out[k] = v;
+/** "1 item", "N items". */
+function itemCount(n: number): string {
+  return n === 1 ? '1 item' : `${n} items`;
+}
+
+/** The fallback of {@link safeJson} for `value` under `key`, inside the objects of `stack`; undefined: no text. */
+function stableJson(key: string, value: unknown, stack: object[]): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'bigint':
+      return String(value);
+    case 'object': {
+      if (value === null) return 'null';
+      let v: object = value;
+      const toJSON = (v as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === 'function') {
+        const j = (toJSON as (k: string) => unknown).call(v, key);
+        if (typeof j !== 'object' || j === null) return stableJson(key, j, stack);
+        v = j;
+      }
+      if (stack.includes(v)) return '"[Circular]"';
+      if (Array.isArray(v)) {
+        if (v.length === 0) return '[]';
+        if (stack.length + 1 > DEPTH_LIMIT) return '"[Array]"';
+        stack.push(v);
+        const items: string[] = [];
+        for (let i = 0; i < Math.min(v.length, EDGE_LIMIT); i++) items.push(stableJson(String(i), v[i], stack) ?? 'null');
+        // (As safe-stable-stringify counts: one entry past the limit goes unmentioned.)
+        if (v.length - 1 > EDGE_LIMIT) items.push(`"... ${itemCount(v.length - EDGE_LIMIT - 1)} not stringified"`);
+        stack.pop();
+        return `[${items.join(',')}]`;
+      }
+      const keys = Object.keys(v);
+      if (keys.length === 0) return '{}';
+      if (stack.length + 1 > DEPTH_LIMIT) return '"[Object]"';
+      keys.sort();
+      stack.push(v);
+      let out = '';
+      for (let i = 0; i < Math.min(keys.length, EDGE_LIMIT); i++) {
+        const k = keys[i]!;
+        const text = stableJson(k, (v as Record<string, unknown>)[k], stack);
+        if (text !== undefined) out += `${out === '' ? '' : ','}${JSON.stringify(k)}:${text}`;
+      }
+      if (keys.length > EDGE_LIMIT) out += `${out === '' ? '' : ','}"...":"${itemCount(keys.length - EDGE_LIMIT)} not stringified"`;
+      stack.pop();
+      return `{${out}}`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** What pino's `err` serializer takes for an error: anything with a string `message`. */
+function isErrorLike(v: unknown): v is { message: string; stack?: unknown; cause?: unknown } {
+  return typeof v === 'object' && v !== null && typeof (v as { message?: unknown }).message === 'string';
+}
+
+/** The cause of `err` that pino's serializer follows (`cause`, or a VError-style `cause()`). */
+function causeOf(err: { cause?: unknown }): { message: string; stack?: unknown; cause?: unknown } | undefined {
+  const cause = typeof err.cause === 'function' ? (err.cause as () => unknown).call(err) : err.cause;
+  return isErrorLike(cause) ? cause : undefined;
+}
+
+/** `a: b: c` for an error and its causes (pino's messageWithCauses). */
+function messageWithCauses(err: { message: string; cause?: unknown }, seen = new Set<object>(), skip = false): string {
+  const message = skip ? '' : err.message;
+  if (seen.has(err)) return `${message}: ...`;
+  const cause = causeOf(err);
+  if (cause === undefined) return message;
+  seen.add(err);
+  const vErrorStyle = typeof err.cause === 'function';
+  return message + (vErrorStyle ? '' : ': ') + messageWithCauses(cause, seen, vErrorStyle);
+}
+
+/** The stacks of an error and its causes, joined by `caused by:` (pino's stackWithCauses). */
+function stackWithCauses(err: { stack?: unknown; cause?: unknown }, seen = new Set<object>()): string {
+  const stack = typeof err.stack === 'string' ? err.stack : '';
+  if (seen.has(err)) return `${stack}\ncauses have become circular...`;
+  const cause = causeOf(err);
+  if (cause === undefined) return stack;
+  seen.add(err);
+  return `${stack}\ncaused by: ${stackWithCauses(cause, seen)}`;
+}
+
+/**
+ * An error as pino's `err` serializer makes it: `type` (its constructor's name), `message` and
+ * `stack` with their causes', `aggregateErrors` for an AggregateError, then its enumerable
+ * fields, errors among them serialized alike (but not `cause`, nor an error being serialized
+ * further up). Anything that is not error-like (no string `message`) is returned as it is.
+ */
+export function errorObject(err: unknown, path = new Set<object>()): unknown {
+  if (!isErrorLike(err)) return err;
+  path.add(err);
+  const ctor = (err as { constructor?: unknown }).constructor;
+  const out: Record<string, unknown> = {
+    type: typeof ctor === 'function' ? ctor.name : (err as { name?: unknown }).name,
+    message: messageWithCauses(err),
+    stack: stackWithCauses(err),
+  };
+  const errors = (err as { errors?: unknown }).errors;
+  if (Array.isArray(errors)) out['aggregateErrors'] = errors.map((e) => errorObject(e, path));
+  for (const key in err) {
+    if (out[key] !== undefined) continue;
+    const v = (err as Record<string, unknown>)[key];
+    if (!isErrorLike(v)) out[key] = v;
+    else if (key !== 'cause' && !path.has(v)) out[key] = errorObject(v, path);
+  }
+  path.delete(err);
   return out;
+}
+
+/**
+ * JSON text of one field as pino writes a merging object's or a child's bindings' fields
+ * (undefined: the field is left out — undefined, a function, a symbol): `err` through the `err`
+ * serializer, numbers that are not finite as null, the rest by {@link safeJson}.
+ */
+export function fieldJson(key: string, value: unknown): string | undefined {
+  const v = key === 'err' ? errorObject(value) : value;
+  switch (typeof v) {
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
+    case 'number':
+      return Number.isFinite(v) ? String(v) : 'null';
+    case 'boolean':
+      return String(v);
+    case 'string':
+      return JSON.stringify(v);
+    default:
+      return safeJson(v);
+  }
+}
+
+/** `String(err)`, as a `%s` placeholder writes an error (its own `toString` may throw: then the default). */
+function errorString(err: Error): string {
+  try {
+    return String(err);
+  } catch {
+    return Object.prototype.toString.call(err);
+  }
+}
+
+/**
+ * A merging object as pino writes one, as a JSON object: its own enumerable fields in order, each
+ * as {@link fieldJson} makes it.
+ */
+export function mergingJson(obj: object): string {
+  let out = '';
+  for (const key in obj) {
+    if (!Object.prototype.hasOwnProperty.call(obj, key)) continue;
+    const text = fieldJson(key, (obj as Record<string, unknown>)[key]);
+    if (text !== undefined) out += `${out === '' ? '' : ','}${JSON.stringify(key)}:${text}`;
+  }
+  return `{${out}}`;
 }
 
 /**
@@ -269,7 +434,7 @@ export class Encoder {
         return;
       case 'object':
         if (v === null) this.u8(Tag.NULL);
-        else if (v instanceof Error) this.#text(Tag.ERROR, safeJson(errorObject(v)));
+        else if (v instanceof Error) this.#text(Tag.ERROR, JSON.stringify([errorString(v), safeJson(v)]));
         else this.#text(Tag.JSON, safeJson(v));
         return;
       default:
@@ -297,7 +462,7 @@ export class Encoder {
       for (const k in obj) {
         const v = (obj as Record<string, unknown>)[k];
         if (typeof v === 'function' || typeof v === 'symbol') continue;
-        if (count === FLAT_MAX_KEYS || (typeof v === 'object' && v !== null && !(v instanceof Error))) {
+        if (count === FLAT_MAX_KEYS || (typeof v === 'object' && v !== null)) {
           flat = false;
           break;
         }
@@ -313,7 +478,7 @@ export class Encoder {
       }
       this.at = start;
     }
-    this.#text(Tag.JSON, safeJson(obj));
+    this.#text(Tag.JSON, mergingJson(obj));
   }
 
   /** `obj` as SHAPED when its plain fields are exactly `keys`, in order; false (nothing written) otherwise. */
@@ -363,7 +528,7 @@ export class Encoder {
       } else if (typeof v === 'boolean') {
         u8[at++] = v ? Tag.TRUE : Tag.FALSE;
         continue;
-      } else if ((typeof v === 'object' && v !== null && !(v instanceof Error)) || typeof v === 'function' || typeof v === 'symbol') {
+      } else if ((typeof v === 'object' && v !== null) || typeof v === 'function' || typeof v === 'symbol') {
         this.at = start;
         return false;
       }
