@@ -11,7 +11,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { CpuCursor, LOST_EVENTS_UNKNOWN, TraceBuffer, TraceBufferError, defineEvent, earliest, followSlots, layout, waitAny } from '@tracebuf/core';
 import { type CompiledFormat, FastRenderer, LineBuffer, type RecordStrings, compileFormat } from './line.js';
-import { type Decoded, Decoder, LogEvent, MSG_NONE, RecordFlag } from './record.js';
+import { type Decoded, Decoder, LogEvent, MSG_NONE, RecordFlag, TRUNCATED_KEY } from './record.js';
 
 /** The event a pino destination writes: one pre-serialized line. */
 export const LogLineEvent = defineEvent('log_line', { line: 'string' });
@@ -163,6 +163,8 @@ function members(d: Decoded): string {
     return out;
   }
   if (d.kind === 'json' && d.text.startsWith('{')) return d.text.length > 2 ? `,${d.text.slice(1, -1)}` : '';
+  // A merging object whose JSON did not fit the record: the start of its text, and how long it was.
+  if (d.kind === 'cut') return `,${JSON.stringify(TRUNCATED_KEY)}:${JSON.stringify(cutText(d))}`;
   return '';
 }
 

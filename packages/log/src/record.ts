@@ -72,8 +72,17 @@ export interface ShapeCache {
   id: number;
 }
 
-/** What a record may run past {@link Encoder.room}: 255 one-byte values and a cut string's header, with margin. */
+/**
+ * What a record may run past {@link Encoder.room}: 255 one-byte values, a cut string's header and
+ * a truncated object's last field, with margin.
+ */
 export const ENCODER_SLACK = 400;
+
+/**
+ * The field that says a merging object did not fit its record: how many fields were left out, or
+ * (for one written as JSON) the start of its text and how long it was.
+ */
+export const TRUNCATED_KEY = 'tracebuf_truncated';
 
 /** Strings up to this many UTF-16 units are copied in JS when they are ASCII. */
 const ASCII_FAST_MAX = 64;
@@ -341,6 +350,13 @@ export class Encoder {
     this.at += n;
   }
 
+  /** A short ASCII string past the room (within {@link ENCODER_SLACK}): a marker that must not be cut. */
+  #marker(text: string): void {
+    this.u8(Tag.STRING);
+    this.u32(text.length);
+    for (let i = 0; i < text.length; i++) this.bytes[this.at++] = text.charCodeAt(i);
+  }
+
   #text(tag: number, text: string): void {
     const n = Buffer.byteLength(text, 'utf8');
     if (n > this.room - this.at - 9) {
@@ -459,19 +475,33 @@ export class Encoder {
       this.at += 2;
       let count = 0;
       let flat = true;
+      // Fields that did not fit: counted, and said so by a last field.
+      let left = 0;
       for (const k in obj) {
         const v = (obj as Record<string, unknown>)[k];
         if (typeof v === 'function' || typeof v === 'symbol') continue;
+        if (left !== 0) {
+          left++;
+          continue;
+        }
         if (count === FLAT_MAX_KEYS || (typeof v === 'object' && v !== null)) {
           flat = false;
           break;
         }
-        if (this.at + 32 > this.room) break;
+        if (this.at + 32 > this.room) {
+          left = 1;
+          continue;
+        }
         this.string(k);
         this.value(v);
         count++;
       }
       if (flat) {
+        if (left !== 0) {
+          this.#marker(TRUNCATED_KEY);
+          this.#marker(`${left} field${left === 1 ? '' : 's'} left out: the record is full`);
+          count++;
+        }
         this.#view.setUint16(countAt, count, true);
         if (shape !== undefined && intern !== undefined && count > 0) learnShape(obj, count, shape, intern);
         return;

@@ -303,7 +303,15 @@ describe('bad input never crashes', () => {
     const log = createLogger(tb);
     log.info({ field: 'f'.repeat(10_000) }, 'arg %s', 'a'.repeat(100_000));
     log.info('m'.repeat(3000));
+    // Merging objects that do not fit: fields left out, or JSON cut, are said so by a last field.
+    log.info({ a: 'x'.repeat(2000), b: 'y'.repeat(2000), c: 'z'.repeat(2000), d: 1 }, 'flat');
+    log.info({ n: { deep: 'q'.repeat(5000) }, after: 1 }, 'json');
     consumer.drain();
+    const [, , flat, json] = lines.map((l) => JSON.parse(l) as Record<string, string>);
+    expect(flat).toMatchObject({ a: 'x'.repeat(2000), tracebuf_truncated: '2 fields left out: the record is full', msg: 'flat' });
+    expect(flat!['b']).toMatch(/^y+\.\.\.\[truncated: \d+ of 2000 bytes\]$/);
+    expect(json!['tracebuf_truncated']).toMatch(/^\{"n":\{"deep":"q+\.\.\.\[truncated: \d+ of \d+ bytes\]$/);
+    expect(json).toMatchObject({ msg: 'json' });
     const [first, second] = lines.map((l) => JSON.parse(l) as { field: string; msg: string });
     expect(first!.field).toMatch(/^f+\.\.\.\[truncated: \d+ of 10000 bytes\]$/);
     expect(first!.msg).toMatch(/^arg a*(\.\.\.\[truncated: \d+ of 100000 bytes\])?$/);
