@@ -6,7 +6,7 @@
  */
 import { endianness } from 'node:os';
 import { NO_STRING, type Producer, THREAD_PID, type TraceBuffer, TraceBufferError, layout } from '@tracebuf/core';
-import { ENCODER_SLACK, Encoder, LogEvent, MSG_NONE, RecordFlag, type ShapeCache, fieldJson } from './record.js';
+import { ENCODER_SLACK, Encoder, LogEvent, MSG_NONE, RecordFlag, type ShapeCache, fieldJson, safeJson } from './record.js';
 
 /** common_pid of this thread's records. */
 const pid = THREAD_PID;
@@ -140,8 +140,10 @@ class ThreadSink {
       st = this.#statement(msg);
       if (st.msgId === MSG_NONE) flags |= RecordFlag.MSG_INLINE;
     } else if (msg !== undefined) {
-      // A number or boolean message stays one in the line (as pino writes it).
+      // Any other message stays what it is in the line (a number, a boolean, null, an object's
+      // JSON), as pino writes it; final text (InlineText) is stored inline as a string.
       flags |= RecordFlag.HAS_MSG | RecordFlag.MSG_INLINE;
+      if (msg instanceof InlineText) msg = msg.text;
     }
     if (obj !== undefined) flags |= RecordFlag.HAS_OBJECT;
     const unreported = this.#unreported;
@@ -234,6 +236,27 @@ function serializeBindings(bindings: Readonly<Record<string, unknown>> | undefin
   return out;
 }
 
+/** A message that is final text: stored inline, never interpolated nor interned. */
+class InlineText {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * quick-format's message for an object given arguments: the JSON of the object and of the
+ * arguments after the first, joined by spaces (its loop reads one argument ahead: the last place
+ * is empty).
+ */
+function joinedJson(msg: object, rest: readonly unknown[], from: number, to: number): string {
+  const parts = [safeJson(msg)];
+  for (let i = from + 1; i <= to; i++) parts.push(i < to ? (jsonOrUndefined(rest[i]) ?? '') : '');
+  return parts.join(' ');
+}
+
+/** `JSON.stringify` as quick-format's stringify calls it (undefined where JSON has no text). */
+function jsonOrUndefined(v: unknown): string | undefined {
+  return v === undefined || typeof v === 'function' || typeof v === 'symbol' ? undefined : safeJson(v);
+}
+
 /**
  * A pino-shaped logger: `trace`..`fatal`, `child(bindings)`, `level`, `isLevelEnabled`. A call
  * stores a binary record (level, message format ID, arguments) in this thread's ring and returns;
@@ -305,6 +328,14 @@ export class Logger {
   readonly #rest: unknown[] = [undefined, undefined, undefined, undefined];
   #inCall = false;
 
+  /**
+   * What pino makes of a call's arguments: a first argument that is an object (or null) is the
+   * merging object (an error is `{ err }`) and the next one the message; otherwise the first is
+   * the message (undefined: the next one). Only a string message is interpolated (in the
+   * consumer, with the arguments after it); any other is the message as it is — an object given
+   * arguments becomes quick-format's joined JSON. Without a message, an error's `message`, or
+   * that of a merging object's `err` when it has no `msg`.
+   */
   #log(level: number, first: unknown, rest: readonly unknown[], restLength: number): void {
     if (level < this.#level) return;
     let obj: object | undefined;
@@ -312,24 +343,33 @@ export class Logger {
     let argStart = 0;
     if (typeof first === 'string') {
       msg = first;
-    } else if (first instanceof Error) {
-      // pino: log.error(err[, msg]) → { err: {...}, msg: msg ?? err.message }
-      obj = { err: first };
-      msg = typeof rest[0] === 'string' ? (rest[0] as string) : first.message;
-      argStart = typeof rest[0] === 'string' ? 1 : 0;
-    } else if (typeof first === 'object' && first !== null) {
-      obj = first;
-      if (typeof rest[0] === 'string') {
-        msg = rest[0] as string;
-        argStart = 1;
-      } else if (rest[0] !== undefined) {
-        msg = String(rest[0]);
+    } else if (typeof first === 'object') {
+      if (first === null && restLength === 0) {
+        msg = null;
+      } else {
+        msg = restLength > 0 ? rest[0] : undefined;
         argStart = 1;
       }
-    } else if (typeof first === 'number' || typeof first === 'boolean') {
+      if (first instanceof Error) {
+        obj = { err: first };
+        if (msg === undefined) msg = first.message;
+      } else if (first !== null) {
+        obj = first;
+        if (msg === undefined) {
+          const fields = first as { msg?: unknown; err?: { message?: unknown } };
+          if (fields.msg === undefined && fields.err) msg = fields.err.message;
+        }
+      }
+    } else if (first === undefined) {
+      msg = restLength > 0 ? rest[0] : undefined;
+      argStart = 1;
+    } else {
       msg = first;
-    } else if (first !== undefined) {
-      msg = String(first);
+    }
+    if (typeof msg !== 'string') {
+      if (typeof msg === 'object' && msg !== null && restLength > argStart) msg = new InlineText(joinedJson(msg, rest, argStart, restLength));
+      else if (typeof msg === 'function') msg = undefined;
+      argStart = restLength;
     }
     if (this.#untilIntern !== 0 && --this.#untilIntern === 0) this.#bindingsId = this.#sink.internBindings(this.#bindingsText);
     if (!this.#sink.write(level, this.#bindings, this.#bindingsId, obj, msg, rest, argStart, restLength)) this.dropped++;

@@ -54,6 +54,17 @@ function statements(l: AnyLogger): void {
   l.info('%d and %s then %j %o', undefined, 'x', 'str', undefined);
   l.info('%s', new Error('boom'));
   l.info('100%% sure, no arguments %s');
+  // Messages that are not strings, and first arguments pino reads its own way.
+  l.info({ a: 1 }, 5);
+  l.info({ a: 1 }, { b: 2 });
+  l.info({ a: 1 }, { b: 2 }, 'x');
+  l.info(null);
+  l.info(null, 'm %s', 'x');
+  l.info(undefined, 'm %s', 'x');
+  l.info({ a: 1 }, true);
+  l.info({ msg: 'own' });
+  l.info({ err: { message: 'error-like' } });
+  l.info({ a: 1 }, () => 1);
   l.info({ s: 'q"uote\n' }, 'uni ü %s', 'é');
   l.info(42);
   l.info({ u: undefined, n: null }, 'undef');
@@ -500,6 +511,10 @@ describe('the same lines as pino, whatever the statement', () => {
       pieces: fc.array(text.map((t) => t.replace(/%/g, '%%')), { minLength: 1, maxLength: 4 }),
       specs: fc.array(spec, { maxLength: 3 }),
       bindings: fc.dictionary(key, plain, { maxKeys: 3 }).map((d) => ({ ...d })), // (pino's child() needs Object.prototype)
+      // How the call is made: (object, message, ...args), (message, ...args), (object),
+      // (error, message, ...args), (error), a number; at which level.
+      form: fc.constantFrom('object', 'message', 'object only', 'error', 'error only', 'number'),
+      level: fc.constantFrom('info', 'warn', 'error'),
     });
     const arg = fc.oneof(text, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.bigInt(), error);
     const seed = process.env['TRACEBUF_SEED'] ? { seed: Number(process.env['TRACEBUF_SEED']) } : {};
@@ -508,7 +523,7 @@ describe('the same lines as pino, whatever the statement', () => {
         statement.chain((st) =>
           fc.record({
             st: fc.constant(st),
-            calls: fc.array(fc.record({ values: fc.array(plain, { minLength: st.keys.length, maxLength: st.keys.length }), args: fc.array(arg, { maxLength: st.specs.length + 1 }) }), { minLength: 3, maxLength: 3 }),
+            calls: fc.array(fc.record({ values: fc.array(plain, { minLength: st.keys.length, maxLength: st.keys.length }), args: fc.array(arg, { maxLength: st.specs.length + 1 }), error }), { minLength: 3, maxLength: 3 }),
           }),
         ),
         ({ st, calls }) => {
@@ -516,7 +531,17 @@ describe('the same lines as pino, whatever the statement', () => {
           const run = (root: AnyLogger): void => {
             const child = root.child(st.bindings);
             for (const l of [root, child, root, child]) {
-              for (const c of calls) l.info(Object.fromEntries(st.keys.map((k, i) => [k, c.values[i]])), fmt, ...c.args);
+              for (const c of calls) {
+                const obj = Object.fromEntries(st.keys.map((k, i) => [k, c.values[i]]));
+                const method = (l as unknown as Record<string, (...a: unknown[]) => void>)[st.level]!;
+                const log = (...a: unknown[]): void => method.apply(l, a);
+                if (st.form === 'object') log(obj, fmt, ...c.args);
+                else if (st.form === 'message') log(fmt, ...c.args);
+                else if (st.form === 'object only') log(obj);
+                else if (st.form === 'error') log(c.error, fmt, ...c.args);
+                else if (st.form === 'error only') log(c.error);
+                else log(c.values.length);
+              }
             }
           };
           const pinoLines: string[] = [];
