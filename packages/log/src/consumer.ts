@@ -9,7 +9,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
-import { CpuCursor, LOST_EVENTS_UNKNOWN, TraceBuffer, TraceBufferError, defineEvent, earliest, followSlots, layout, waitAny } from '@tracebuf/core';
+import { CpuCursor, LOST_EVENTS_UNKNOWN, TraceBuffer, TraceBufferError, defineEvent, followSlots, layout, waitAny } from '@tracebuf/core';
 import { type CompiledFormat, FastRenderer, LineBuffer, type RecordStrings, compileFormat } from './line.js';
 import { type Decoded, Decoder, LogEvent, MSG_NONE, RecordFlag, TRUNCATED_KEY } from './record.js';
 
@@ -219,6 +219,8 @@ export class LogConsumer {
   #lines = 0;
   #lost = 0;
   #dropped = 0;
+  /** Per cursor: the writer sequence at which its GET_READER gave up (EFAULT), or undefined (see #earliest). */
+  readonly #stalled: (number | undefined)[] = [];
   /** Per cpu: drops already reported by a line (close() reports the rest). */
   readonly #reportedDrops: number[] = [];
   #skipped = 0;
@@ -342,7 +344,7 @@ export class LogConsumer {
     const before = this.#lines;
     this.#follow();
     for (;;) {
-      const best = earliest(this.#cursors);
+      const best = this.#earliest();
       if (best === undefined) break;
       const r = best.reader;
       // The thread of the record after the gap: the one writing on that ring.
@@ -353,6 +355,49 @@ export class LogConsumer {
     }
     this.#flush();
     return this.#lines - before;
+  }
+
+  /**
+   * `earliest()` over the slots that are not stalled. A slot whose GET_READER fails with EFAULT —
+   * its writer died inside a move to a new sub-buffer (or stalled there for a second) — is said
+   * so in a line and skipped until its writer sequence moves (`tb.recover(cpu)` by the thread's
+   * owner, or the writer going on); the other slots are read meanwhile.
+   */
+  #earliest(): CpuCursor | undefined {
+    let best: CpuCursor | undefined;
+    let bestTs = 0;
+    const cursors = this.#cursors;
+    for (let i = 0; i < cursors.length; i++) {
+      const c = cursors[i]!;
+      if (!c.has) {
+        const stalled = this.#stalled[i];
+        if (stalled !== undefined) {
+          if (c.mapping.writerSeq() === stalled) continue;
+          this.#stalled[i] = undefined;
+        }
+        try {
+          c.advance();
+        } catch (err) {
+          if (!(err instanceof TraceBufferError) || err.code !== 'EFAULT') throw err;
+          this.#stalled[i] = c.mapping.writerSeq();
+          this.#stalledLine(c.mapping.cpu);
+          continue;
+        }
+        if (!c.has) continue;
+      }
+      const ts = c.reader.timestamp;
+      if (best === undefined || ts < bestTs) {
+        best = c;
+        bestTs = ts;
+      }
+    }
+    return best;
+  }
+
+  #stalledLine(cpu: number): void {
+    this.#emit(
+      `{"level":50,"time":${this.#time(this.#ring.tb.now())}${this.#prefix},"cpu":${cpu},"msg":"tracebuf: the writer on cpu ${cpu} did not finish moving to a new sub-buffer for a second (a thread that died inside a log call?); its records are read again once it goes on, or once its owner takes the slot back with tb.recover(${cpu})"}\n`,
+    );
   }
 
   #lostLine(cpu: number, lost: number, ts: number, tid: number): void {

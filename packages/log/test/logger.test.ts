@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { TraceBuffer } from '@tracebuf/core';
+import { TraceBuffer, layout } from '@tracebuf/core';
 import { LogConsumer, createLogger, tracebufDestination } from '@tracebuf/log';
 import fc from 'fast-check';
 import pino from 'pino';
@@ -276,6 +276,43 @@ describe('a crashed worker', () => {
     const crashed = lines.map((l) => JSON.parse(l) as { i?: number; msg: string }).filter((l) => l.i !== undefined);
     expect(crashed.map((l) => l.i)).toEqual(Array.from({ length: 200 }, (_, i) => i));
     expect(() => createLogger(tb)).not.toThrow();
+  });
+});
+
+describe('a writer that stalls inside a log call', () => {
+  it('its slot is said so and skipped, the other slots are read, and it is read again once the writer goes on', async () => {
+    const tb = TraceBuffer.create({ cpus: 2, maxCpus: 2, nrSubbufs: 16 });
+    const { consumer, lines } = collector(tb);
+    const main = createLogger(tb);
+    main.info('from the main thread');
+    const w = new Worker(join(here, 'fixtures/log-worker.mjs'), { workerData: { handle: tb.handle, index: 1, count: 5 } });
+    workers.add(w);
+    await new Promise((resolve, reject) => {
+      w.once('exit', resolve);
+      w.once('error', reject);
+    });
+    // The main thread's writer "stops" in the middle of moving to a new sub-buffer (its writer and
+    // crossing sequences left odd, as a thread that died there leaves them).
+    const cpu = main.producer.cpu;
+    const ctl = tb.cpuBuffer(cpu).ctl;
+    Atomics.add(ctl, layout.WSEQ_INDEX, 1);
+    Atomics.add(ctl, layout.CROSS_SEQ_INDEX, 1);
+    consumer.drain();
+    const parsed = lines.map((l) => JSON.parse(l) as { msg: string; cpu?: number; seq?: number });
+    expect(parsed.filter((l) => l.seq !== undefined).map((l) => l.seq)).toEqual([0, 1, 2, 3, 4]);
+    expect(parsed.filter((l) => l.cpu === cpu)).toEqual([expect.objectContaining({ level: 50, msg: expect.stringMatching(/did not finish moving to a new sub-buffer/) })]);
+    expect(parsed.some((l) => l.msg === 'from the main thread')).toBe(false);
+    // Skipped while it stays stalled: no second wait, no second line.
+    const before = lines.length;
+    const started = performance.now();
+    consumer.drain();
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(lines).toHaveLength(before);
+    // The writer goes on: its records are read.
+    Atomics.add(ctl, layout.CROSS_SEQ_INDEX, 1);
+    Atomics.add(ctl, layout.WSEQ_INDEX, 1);
+    consumer.drain();
+    expect(lines.slice(before).map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['from the main thread']);
   });
 });
 
