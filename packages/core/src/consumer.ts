@@ -123,14 +123,18 @@ export class CpuCursor {
 
 /**
  * The merge step of a consumer of several rings: lets every cursor without a current event
- * advance, and returns the one whose current event is the earliest, or
- * undefined when none has one.
+ * advance (with `advance(cursor, index)` when given, which may leave a cursor without one), and
+ * returns the one whose current event is the earliest, or undefined when none has one.
  */
-export function earliest<C extends CpuCursor>(cursors: readonly C[]): C | undefined {
+export function earliest<C extends CpuCursor>(cursors: readonly C[], advance?: (cursor: C, index: number) => void): C | undefined {
   let best: C | undefined;
   let bestTs = 0;
-  for (const c of cursors) {
-    if (!c.has) c.advance();
+  for (let i = 0; i < cursors.length; i++) {
+    const c = cursors[i]!;
+    if (!c.has) {
+      if (advance === undefined) c.advance();
+      else advance(c, i);
+    }
     if (!c.has) continue;
     const ts = c.reader.timestamp;
     if (best === undefined || ts < bestTs) {

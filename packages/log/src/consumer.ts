@@ -9,7 +9,7 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
-import { CpuCursor, LOST_EVENTS_UNKNOWN, TraceBuffer, TraceBufferError, defineEvent, followSlots, layout, waitAny } from '@tracebuf/core';
+import { CpuCursor, LOST_EVENTS_UNKNOWN, TraceBuffer, TraceBufferError, defineEvent, earliest, followSlots, layout, waitAny } from '@tracebuf/core';
 import { type CompiledFormat, FastRenderer, LineBuffer, type RecordStrings, compileFormat } from './line.js';
 import { type Decoded, Decoder, LogEvent, MSG_NONE, RecordFlag, TRUNCATED_KEY } from './record.js';
 
@@ -344,7 +344,7 @@ export class LogConsumer {
     const before = this.#lines;
     this.#follow();
     for (;;) {
-      const best = this.#earliest();
+      const best = earliest(this.#cursors, this.#advance);
       if (best === undefined) break;
       const r = best.reader;
       // The thread of the record after the gap: the one writing on that ring.
@@ -358,41 +358,25 @@ export class LogConsumer {
   }
 
   /**
-   * `earliest()` over the slots that are not stalled. A slot whose GET_READER fails with EFAULT —
-   * its writer died inside a move to a new sub-buffer (or stalled there for a second) — is said
-   * so in a line and skipped until its writer sequence moves (`tb.recover(cpu)` by the thread's
-   * owner, or the writer going on); the other slots are read meanwhile.
+   * How `earliest()` advances a cursor here: a slot whose GET_READER fails with EFAULT — its
+   * writer died inside a move to a new sub-buffer (or stalled there for a second) — is said so in
+   * a line and skipped until its writer sequence moves (`tb.recover(cpu)` by the thread's owner,
+   * or the writer going on); the other slots are read meanwhile.
    */
-  #earliest(): CpuCursor | undefined {
-    let best: CpuCursor | undefined;
-    let bestTs = 0;
-    const cursors = this.#cursors;
-    for (let i = 0; i < cursors.length; i++) {
-      const c = cursors[i]!;
-      if (!c.has) {
-        const stalled = this.#stalled[i];
-        if (stalled !== undefined) {
-          if (c.mapping.writerSeq() === stalled) continue;
-          this.#stalled[i] = undefined;
-        }
-        try {
-          c.advance();
-        } catch (err) {
-          if (!(err instanceof TraceBufferError) || err.code !== 'EFAULT') throw err;
-          this.#stalled[i] = c.mapping.writerSeq();
-          this.#stalledLine(c.mapping.cpu);
-          continue;
-        }
-        if (!c.has) continue;
-      }
-      const ts = c.reader.timestamp;
-      if (best === undefined || ts < bestTs) {
-        best = c;
-        bestTs = ts;
-      }
+  readonly #advance = (c: CpuCursor, i: number): void => {
+    const stalled = this.#stalled[i];
+    if (stalled !== undefined) {
+      if (c.mapping.writerSeq() === stalled) return;
+      this.#stalled[i] = undefined;
     }
-    return best;
-  }
+    try {
+      c.advance();
+    } catch (err) {
+      if (!(err instanceof TraceBufferError) || err.code !== 'EFAULT') throw err;
+      this.#stalled[i] = c.mapping.writerSeq();
+      this.#stalledLine(c.mapping.cpu);
+    }
+  };
 
   #stalledLine(cpu: number): void {
     this.#emit(
