@@ -98,7 +98,9 @@ describe("clock: 'local'", () => {
     const p = tb.producer(0);
     p.write(seqPayload(16, 1));
     expect(clock.state()).toBe(layout.TickerState.RUNNING);
-    napUntil(() => clock.state() === layout.TickerState.SLEEPING, 10_000, 'the ticker to sleep');
+    // The ticker stores SLEEPING, then NaN (so that a producer seeing NaN finds it asleep): wait
+    // for both, not just the first.
+    napUntil(() => clock.state() === layout.TickerState.SLEEPING && Number.isNaN(clock.tick()), 10_000, 'the ticker to sleep and clear the tick');
     expect(Number.isNaN(clock.tick())).toBe(true);
     const idleSince = tb.stats(0).nowTs;
     p.write(seqPayload(16, 2));
