@@ -8,7 +8,7 @@
  *  "header_page\0"  u64 len, text        "header_event\0" u64 len, text
  *  u32 ftrace formats (0)                u32 systems, per system: name\0 u32 n (u64 len, format)×n
  *  u32 kallsyms (0)   u32 printk (0)     u64 len, saved cmdlines ("pid comm\n" lines)
- *  u32 cpus   "options  \0" (u16 id, u32 size, data)… u16 0
+ *  u32 cpus   "options  \0" (u16 id, u32 size, data)… u16 0   (TRACECLOCK: the clock text, NUL-terminated)
  *  "flyrecord\0" (u64 offset, u64 size)×cpus   u64 len, trace_clock text (TRACECLOCK option)
  *  zero padding to a page, then each CPU's sub-buffers, page-aligned
  * ```
@@ -141,8 +141,14 @@ export function traceDatHeader(capture: Pick<Capture, 'subbufSize' | 'clock' | '
   out.block64(cmdlinesText(capture.threads));
   out.u32(cpuSizes.length);
   out.text('options  ', true);
+  // TRACECLOCK says the clock text follows the CPU table. trace-cmd record writes it empty, but
+  // trace-cmd 3.x's reader also parses the option's data as a clock text with strtok (no length):
+  // an empty option lets it read past a 0-byte block, and whatever it finds there can turn
+  // `trace-cmd report` to raw counts. The option carries the NUL-terminated text too.
+  const optionClock = Buffer.from(`${traceClockText(capture.clock)}\0`, 'utf8');
   out.u16(TraceDatOption.TRACECLOCK);
-  out.u32(0);
+  out.u32(optionClock.length);
+  out.bytes(optionClock);
   out.u16(TraceDatOption.CPUCOUNT);
   out.u32(4);
   out.u32(cpuSizes.length);
