@@ -219,7 +219,7 @@ export class LogConsumer {
   #lines = 0;
   #lost = 0;
   #dropped = 0;
-  /** Per cursor: the writer sequence at which its GET_READER gave up (EFAULT), or undefined (see #earliest). */
+  /** Per cursor: the writer sequence at which its GET_READER gave up (EFAULT), or undefined (see #advance). */
   readonly #stalled: (number | undefined)[] = [];
   /** Per cpu: drops already reported by a line (close() reports the rest). */
   readonly #reportedDrops: number[] = [];

@@ -6,7 +6,7 @@
  */
 import { endianness } from 'node:os';
 import { NO_STRING, type Producer, THREAD_PID, type TraceBuffer, TraceBufferError, layout } from '@tracebuf/core';
-import { ENCODER_SLACK, Encoder, LogEvent, MSG_NONE, RecordFlag, type ShapeCache, fieldJson, safeJson } from './record.js';
+import { ENCODER_SLACK, Encoder, LogEvent, MSG_NONE, RecordFlag, type ShapeCache, fieldJson, putU32, safeJson } from './record.js';
 
 /** common_pid of this thread's records. */
 const pid = THREAD_PID;
@@ -23,14 +23,6 @@ const DATA_OFFSET = LogEvent.fixedLength;
   if (level!.offset !== 8 || msg!.offset !== 12 || data!.offset !== 16 || DATA_OFFSET !== 20 || layout.COMMON_PID_OFFSET !== 4) {
     throw new Error('tracebuf:log event layout changed: update ThreadSink.write');
   }
-}
-
-/** Stores `v` as a little-endian u32 at `at`. */
-function putU32(b: Uint8Array, at: number, v: number): void {
-  b[at] = v;
-  b[at + 1] = v >>> 8;
-  b[at + 2] = v >>> 16;
-  b[at + 3] = v >>> 24;
 }
 
 /** What a thread's sink knows of one message format: its string-table ID and its objects' keys. */

@@ -275,6 +275,14 @@ export function mergingJson(obj: object): string {
   return `{${out}}`;
 }
 
+/** Stores `v` as a little-endian u32 at `at` of `b` (plain stores: cheaper than a DataView call per field). */
+export function putU32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v;
+  b[at + 1] = v >>> 8;
+  b[at + 2] = v >>> 16;
+  b[at + 3] = v >>> 24;
+}
+
 /**
  * Encodes values into a reused scratch. `room` bounds the record: a string that does not fit is
  * cut (STRING_CUT keeps its full length, so the consumer can say how much was cut); anything
@@ -517,10 +525,7 @@ export class Encoder {
     if (start + 5 + 16 * keys.length > this.room) return false;
     const u8 = this.bytes;
     u8[start] = Tag.SHAPED;
-    u8[start + 1] = id;
-    u8[start + 2] = id >>> 8;
-    u8[start + 3] = id >>> 16;
-    u8[start + 4] = id >>> 24;
+    putU32(u8, start + 1, id);
     // A local cursor: the common values (short ASCII strings, int32s, booleans) are written here;
     // the others through value(), which works on `this.at`.
     let at = start + 5;
@@ -548,10 +553,7 @@ export class Encoder {
       } else if (typeof v === 'number') {
         if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
           u8[at] = Tag.INT;
-          u8[at + 1] = v;
-          u8[at + 2] = v >> 8;
-          u8[at + 3] = v >> 16;
-          u8[at + 4] = v >> 24;
+          putU32(u8, at + 1, v);
           at += 5;
           continue;
         }
